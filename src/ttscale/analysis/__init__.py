@@ -1,0 +1,1 @@
+"""Analysis: metrics over stored results."""

@@ -1,0 +1,204 @@
+"""Run configuration: pydantic models, YAML recipes and ``--set a.b=c`` overrides.
+
+Every field has a default and is documented once (its attribute docstring becomes the schema
+description). ``extra="forbid"`` turns a typo in a recipe into an error instead of a silent
+default. No I/O here except reading the recipe file the user named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ttscale.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class EngineConfig(BaseModel):
+    model_config = _STRICT
+
+    name: str = "transformers"
+    """Engine backend by registry name (`ttscale ls engines`)."""
+    device: str = "auto"
+    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"."""
+    dtype: str = "auto"
+    """"auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16" or "float16"."""
+    max_batch_size: int = Field(256, ge=1)
+    """Most sequences decoded together in one forward pass."""
+
+
+class PolicyConfig(BaseModel):
+    model_config = _STRICT
+
+    model: str = "mini-policy-s"
+    """A shipped miniature model (mini-policy-s, mini-policy-l), a local HF folder or a Hub id."""
+    engine: EngineConfig = EngineConfig()
+    """How the policy is run."""
+    system_prompt: str | None = None
+    """System message before the problem; None sends none (the mini models are trained without)."""
+    temperature: float = Field(0.7, ge=0.0)
+    """Sampling temperature for sampled strategies (CoT is always greedy); 0.7 as in both papers."""
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    """Nucleus sampling mass."""
+    top_k: int = Field(0, ge=0)
+    """Top-k filtering; 0 disables it."""
+    max_tokens: int = Field(256, ge=1)
+    """Most new tokens of one full solution (the papers use 8192 for real models)."""
+
+
+class CoTConfig(BaseModel):
+    model_config = _STRICT
+
+    name: Literal["cot"] = "cot"
+    """Chain of thought: one greedy solution per problem."""
+
+
+class MajorityConfig(BaseModel):
+    model_config = _STRICT
+
+    name: Literal["majority"] = "majority"
+    """Majority vote over n sampled solutions, answers grouped by mathematical equivalence."""
+    n: int = Field(8, ge=1)
+    """Samples per problem."""
+
+
+StrategyConfig = Annotated[CoTConfig | MajorityConfig, Field(discriminator="name")]
+
+
+class DataConfig(BaseModel):
+    model_config = _STRICT
+
+    dataset: str = "mini-500"
+    """A dataset name (`ttscale ls datasets`), a local .jsonl file, or hf:<id>[:split]."""
+    limit: int | None = Field(None, ge=1)
+    """Keep only the first `limit` problems."""
+    data_dir: str | None = None
+    """Folder holding the shared benchmarks; default: $TTSCALE_DATA_DIR or a ../shared/data."""
+
+
+class RunConfig(BaseModel):
+    model_config = _STRICT
+
+    name: str = "mini"
+    """Run name; the run folder is runs/<name>-<config hash> unless --output-dir is given."""
+    seed: int = 0
+    """Run seed; every sample's seed derives from (seed, problem id, sample index)."""
+    data: DataConfig = DataConfig()
+    """Which problems to solve."""
+    policy: PolicyConfig = PolicyConfig()
+    """The policy model and how it samples."""
+    strategies: tuple[StrategyConfig, ...] = (CoTConfig(), MajorityConfig())
+    """Strategies to run, one after another, on the same problems."""
+    batch_problems: int = Field(100, ge=1)
+    """Problems sent to a strategy together; results are saved after each batch."""
+    grading_timeout_s: float = Field(5.0, gt=0)
+    """Per-answer timeout of the math-verify grader worker."""
+
+    def config_hash(self) -> str:
+        """Hash of everything that affects results (not of the run name)."""
+        payload = self.model_dump(mode="json", exclude={"name", "batch_problems"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def read_recipe(recipe: str) -> dict[str, Any]:
+    """A recipe by name (packaged ``recipes/<name>.yaml``) or by path to a YAML file."""
+    path = Path(recipe)
+    if not (path.suffix in {".yaml", ".yml"} and path.is_file()):
+        path = RECIPES_DIR / f"{recipe}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown recipe {recipe!r}: allowed are {', '.join(recipe_names())} "
+            "or a path to a .yaml file"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"recipe {path}: not valid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"recipe {path}: must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``a.b=c`` override in place; the value is parsed as YAML (``n=8`` is an int)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {assignment!r}: expected key.path=value")
+    *parents, leaf = key.split(".")
+    node: Any = data
+    for part in parents:
+        if isinstance(node, list):
+            node = node[_list_index(part, node, key)]
+        else:
+            node = node.setdefault(part, {})
+    value = yaml.safe_load(raw) if raw else ""
+    if isinstance(node, list):
+        node[_list_index(leaf, node, key)] = value
+    elif isinstance(node, dict):
+        node[leaf] = value
+    else:
+        raise ConfigError(f"--set {key}: {'.'.join(parents)} is a value, not a section")
+
+
+def _list_index(part: str, node: list[Any], key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {key}: {part!r} must be an index below {len(node)}")
+    return int(part)
+
+
+def load_config(recipe: str = "mini", overrides: tuple[str, ...] | list[str] = ()) -> RunConfig:
+    """Defaults < recipe < overrides, validated; errors name the key and what is allowed."""
+    data = read_recipe(recipe)
+    if "strategies" in data and isinstance(data["strategies"], list):
+        data["strategies"] = [dict(s) if isinstance(s, dict) else s for s in data["strategies"]]
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return validate_config(data)
+
+
+def validate_config(data: dict[str, Any]) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from e
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        parent = _model_at(first["loc"][:-1])
+        allowed = ", ".join(parent.model_fields) if parent else "see `ttscale config --schema`"
+        msg = f"unknown key (allowed: {allowed})"
+    more = f" (+{len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
+    return f"config key {loc!r}: {msg}{more}"
+
+
+_STRATEGY_MODELS: dict[str, type[BaseModel]] = {"cot": CoTConfig, "majority": MajorityConfig}
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model at an error location, to list its allowed keys."""
+    model: type[BaseModel] | None = RunConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if part in _STRATEGY_MODELS:
+            model = _STRATEGY_MODELS[part]
+            continue
+        field = model.model_fields.get(str(part)) if model else None
+        ann = field.annotation if field else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model

@@ -1,0 +1,218 @@
+"""The miniature task: multi-step integer arithmetic word problems with exact step checking.
+
+A problem starts from a quantity and applies 2-6 operations to it. The reference solution
+writes one operation per step ("Step 2: 162 - 78 = 84"), steps are separated by ``"\\n\\n"``
+(the step delimiter of both papers), and the last step states ``\\boxed{answer}``. Because every
+step is one arithmetic fact, :func:`first_error` gives exact ProcessBench-style labels.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ttscale.errors import ConfigError
+from ttscale.types import Problem
+
+OpKind = Literal["+", "-", "*", "/"]
+STEP_SEPARATOR = "\n\n"
+NUM_LEVELS = 5
+MAX_VALUE = 9999
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """How hard one level is: more operations and larger operands as levels rise."""
+
+    num_ops: int
+    start: tuple[int, int]
+    add: tuple[int, int]
+    mul: tuple[int, int]
+    kinds: tuple[OpKind, ...]
+
+
+LEVELS: dict[int, LevelSpec] = {
+    1: LevelSpec(2, (2, 30), (1, 9), (2, 2), ("+", "-")),
+    2: LevelSpec(3, (10, 99), (2, 30), (2, 3), ("+", "-", "*")),
+    3: LevelSpec(4, (10, 199), (2, 99), (2, 5), ("+", "-", "*", "/")),
+    4: LevelSpec(5, (20, 499), (10, 199), (2, 9), ("+", "-", "*", "/")),
+    5: LevelSpec(6, (100, 999), (10, 499), (2, 9), ("+", "-", "*", "/")),
+}
+
+_NAMES = ("Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", "Kim", "Lea")
+_ITEMS = ("apples", "coins", "books", "stamps", "shells", "cards", "marbles", "pens")
+_SENTENCES: dict[OpKind, tuple[str, ...]] = {
+    "+": ("{p} gets {x} more.", "{p} finds {x} more.", "{p} buys {x} more."),
+    "-": ("{p} gives away {x}.", "{p} loses {x}.", "{p} sells {x}."),
+    "*": ("{p} ends up with {x} times as many.", "The number grows {x} times."),
+    "/": ("{p} splits them into {x} equal groups and keeps one.",),
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: OpKind
+    operand: int
+
+    def apply(self, value: int) -> int:
+        return _apply(self.kind, value, self.operand)
+
+
+@dataclass(frozen=True)
+class MiniProblem:
+    """A generated problem: its text, the start value and the operations."""
+
+    id: str
+    level: int
+    start: int
+    ops: tuple[Op, ...]
+    text: str
+
+    @property
+    def values(self) -> list[int]:
+        """The running value after each operation (values[0] is the start)."""
+        out = [self.start]
+        for op in self.ops:
+            out.append(op.apply(out[-1]))
+        return out
+
+    @property
+    def answer(self) -> int:
+        return self.values[-1]
+
+    def solution(self) -> str:
+        """The reference step-by-step solution."""
+        return STEP_SEPARATOR.join(solution_steps(self))
+
+    def to_problem(self) -> Problem:
+        return Problem(self.id, self.text, str(self.answer), level=self.level, dataset="mini")
+
+
+def _apply(kind: str, a: int, b: int) -> int:
+    if kind == "+":
+        return a + b
+    if kind == "-":
+        return a - b
+    if kind == "*":
+        return a * b
+    return a // b if b and a % b == 0 else -1  # -1 marks an inexact division: never correct
+
+
+def _choose_op(rng: random.Random, spec: LevelSpec, value: int) -> Op:
+    for _ in range(100):
+        kind = rng.choice(spec.kinds)
+        if kind in "+-":
+            x = rng.randint(*spec.add)
+            if (kind == "+" and value + x <= MAX_VALUE) or (kind == "-" and x <= value):
+                return Op(kind, x)
+        elif kind == "*":
+            x = rng.randint(*spec.mul)
+            if value * x <= MAX_VALUE:
+                return Op(kind, x)
+        else:
+            divisors = [d for d in range(spec.mul[0], spec.mul[1] + 1) if value % d == 0]
+            if divisors and value > 0:
+                return Op("/", rng.choice(divisors))
+    return Op("+", rng.randint(*spec.add))
+
+
+def generate(level: int, seed: int, *, split: str = "train") -> MiniProblem:
+    """Draw one problem deterministically from (split, level, seed)."""
+    if level not in LEVELS:
+        raise ConfigError(f"mini level must be one of 1-{NUM_LEVELS}, got {level!r}")
+    spec = LEVELS[level]
+    rng = random.Random(f"{split}:{level}:{seed}")
+    person, item = rng.choice(_NAMES), rng.choice(_ITEMS)
+    value = rng.randint(*spec.start)
+    start, ops = value, []
+    for _ in range(spec.num_ops):
+        op = _choose_op(rng, spec, value)
+        ops.append(op)
+        value = op.apply(value)
+    sentences = [f"{person} has {start} {item}."]
+    sentences += [rng.choice(_SENTENCES[op.kind]).format(p=person, x=op.operand) for op in ops]
+    sentences.append(f"How many {item} does {person} have now?")
+    return MiniProblem(
+        f"mini-{split}-L{level}-{seed}", level, start, tuple(ops), " ".join(sentences)
+    )
+
+
+def solution_steps(problem: MiniProblem) -> list[str]:
+    values = problem.values
+    steps = [
+        f"Step {i + 1}: {values[i]} {op.kind} {op.operand} = {values[i + 1]}"
+        for i, op in enumerate(problem.ops)
+    ]
+    steps.append(f"The answer is \\boxed{{{problem.answer}}}.")
+    return steps
+
+
+def benchmark_set(per_level: int = 100) -> list[MiniProblem]:
+    """The fixed benchmark ``mini-500``: ``per_level`` problems for each of the 5 levels."""
+    return [generate(lv, s, split="test") for lv in LEVELS for s in range(per_level)]
+
+
+def train_problems(count: int, *, offset: int = 0) -> list[MiniProblem]:
+    """Training problems from seeds disjoint from the test set, levels spread evenly.
+
+    Any problem whose text equals a test problem's is skipped, so no test item leaks in.
+    """
+    test_texts = {p.text for p in benchmark_set()}
+    out: list[MiniProblem] = []
+    seed = offset
+    while len(out) < count:
+        p = generate(seed % NUM_LEVELS + 1, seed // NUM_LEVELS, split="train")
+        if p.text not in test_texts:
+            out.append(p)
+        seed += 1
+    return out
+
+
+_STEP_RE = re.compile(r"^Step (\d+): (-?\d+) ([-+*/]) (-?\d+) = (-?\d+)$")
+_ANSWER_RE = re.compile(r"^The answer is \\boxed\{(-?\d+)\}\.?$")
+
+
+def step_is_correct(problem: MiniProblem, steps: list[str], k: int) -> bool:
+    """Is step ``k`` (0-based) right, assuming the steps before it are as written?
+
+    Right means: step ``k`` applies the problem's ``k``-th operation to the previous step's
+    stated result (or the start value) and computes it exactly; the final step must box
+    the last stated result after every operation has been applied.
+    """
+    step = steps[k].strip()
+    prev = problem.start if k == 0 else _stated_result(steps[k - 1])
+    if prev is None:
+        return False
+    if k == len(problem.ops):
+        m = _ANSWER_RE.match(step)
+        return m is not None and int(m.group(1)) == prev
+    m = _STEP_RE.match(step)
+    if m is None or k > len(problem.ops):
+        return False
+    num, a, kind, b, c = int(m[1]), int(m[2]), m[3], int(m[4]), int(m[5])
+    op = problem.ops[k]
+    return (
+        num == k + 1
+        and a == prev
+        and (kind, b) == (op.kind, op.operand)
+        and c == _apply(kind, a, b)
+    )
+
+
+def _stated_result(step: str) -> int | None:
+    m = _STEP_RE.match(step.strip())
+    return int(m.group(5)) if m else None
+
+
+def first_error(problem: MiniProblem, solution: str) -> int:
+    """Index of the first wrong step (ProcessBench convention), or -1 if all are right.
+
+    A solution that stops before its answer step counts as wrong at the missing step.
+    """
+    steps = [s for s in solution.split(STEP_SEPARATOR) if s.strip()]
+    for k in range(len(steps)):
+        if not step_is_correct(problem, steps, k):
+            return k
+    return -1 if len(steps) == len(problem.ops) + 1 else len(steps)

@@ -1,0 +1,1 @@
+"""Runs: the run folder, its SQLite store of per-problem results, and the runner."""

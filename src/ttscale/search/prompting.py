@@ -1,0 +1,23 @@
+"""What every strategy shares: the policy prompt and per-sample seeds."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ttscale.types import ChatMessage, Problem
+
+
+def problem_messages(problem: Problem, system_prompt: str | None) -> tuple[ChatMessage, ...]:
+    """The chat the policy answers: an optional system message, then the problem."""
+    user = ChatMessage("user", problem.question)
+    return (ChatMessage("system", system_prompt), user) if system_prompt else (user,)
+
+
+def derive_seed(run_seed: int, problem_id: str, stream: str) -> int:
+    """Seed of sample 0 of ``stream`` for one problem; sample i uses this + i.
+
+    Derived from (run seed, problem id, stream) alone, so a problem's samples do not depend on
+    which other problems share its batch, and a resumed run equals an uninterrupted one.
+    """
+    digest = hashlib.sha256(f"{run_seed}:{problem_id}:{stream}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x3FFFFFFF

@@ -1,0 +1,1 @@
+"""Training: plain-PyTorch SFT for the miniature models."""

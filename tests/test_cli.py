@@ -1,0 +1,129 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ttscale.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["run"], ["config"], ["ls"], ["mini"], ["mini", "train-policy"]],
+)
+def test_help_works_for_every_command(args):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_config_prints_the_resolved_recipe():
+    result = runner.invoke(app, ["config", "mini", "--set", "strategies.1.n=3"])
+    assert result.exit_code == 0
+    assert "n: 3" in result.output and "dataset: mini-500" in result.output
+
+
+def test_config_schema_is_json_with_field_docs():
+    result = runner.invoke(app, ["config", "--schema"])
+    schema = json.loads(result.output)
+    assert "Run seed" in json.dumps(schema)
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("strategies", "majority"),
+        ("engines", "transformers"),
+        ("datasets", "math500"),
+        ("recipes", "mini"),
+        ("models", "mini-policy-s"),
+    ],
+)
+def test_ls_lists_registered_names(what, expected):
+    result = runner.invoke(app, ["ls", what])
+    assert result.exit_code == 0 and expected in result.output.split()
+
+
+def test_run_solves_grades_and_stores_then_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = [
+        "run",
+        "--limit",
+        "10",
+        "--set",
+        "strategies.1.n=2",
+        "--output-dir",
+        str(out),
+        "--no-progress",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "cot" in first.output and "majority@2" in first.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["problems"] for m in metrics] == [10, 10]
+    assert (out / "config.yaml").exists() and (out / "manifest.json").exists()
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0
+    assert json.loads((out / "metrics.json").read_text())[0]["accuracy"] == metrics[0]["accuracy"]
+
+
+def test_run_refuses_a_folder_holding_another_config(tmp_path):
+    out = tmp_path / "run"
+    base = [
+        "run",
+        "--limit",
+        "2",
+        "--set",
+        "strategies=[{name: cot}]",
+        "--no-progress",
+        "--output-dir",
+        str(out),
+    ]
+    assert runner.invoke(app, base).exit_code == 0
+    before = (out / "results.sqlite").read_bytes()
+    result = runner.invoke(app, [*base, "--set", "seed=5"])
+    assert result.exit_code == 2 and "different config" in result.output
+    assert (out / "results.sqlite").read_bytes() == before
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_unknown_recipe_key_is_one_line_error():
+    _one_line_error(runner.invoke(app, ["run", "--set", "polcy.model=x"]), "polcy", "allowed")
+
+
+def test_unknown_dataset_is_one_line_error():
+    _one_line_error(runner.invoke(app, ["run", "--dataset", "math5000"]), "math5000", "math500")
+
+
+def test_unknown_mini_model_is_one_line_error():
+    _one_line_error(runner.invoke(app, ["run", "--policy", "mini-policy-xl"]), "mini-policy-s")
+
+
+def test_missing_model_folder_is_one_line_error(tmp_path):
+    missing = str(tmp_path / "no-model")
+    _one_line_error(runner.invoke(app, ["run", "--policy", missing, "--limit", "1"]), missing)
+
+
+def test_malformed_jsonl_is_one_line_error_naming_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "1+1?", "answer": "2"}\n{"question": oops}\n')
+    _one_line_error(runner.invoke(app, ["run", "--dataset", str(path)]), "bad.jsonl:2")
+
+
+def test_dataset_without_answer_column_is_one_line_error(tmp_path):
+    path = tmp_path / "noanswer.jsonl"
+    path.write_text('{"question": "1+1?", "solution": "2"}\n')
+    _one_line_error(runner.invoke(app, ["run", "--dataset", str(path)]), "answer")
+
+
+def test_debug_shows_the_traceback():
+    result = runner.invoke(app, ["--debug", "run", "--set", "polcy.model=x"])
+    assert result.exit_code != 2 and result.exception is not None
