@@ -5,6 +5,7 @@
 """
 
 from ttscale.data.datasets import find_data_dir, load_dataset
-from ttscale.data.grading import Grader, extract_answer
+from ttscale.data.extraction import extract_answer
+from ttscale.data.grading import Grader
 
 __all__ = ["Grader", "extract_answer", "find_data_dir", "load_dataset"]

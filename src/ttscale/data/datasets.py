@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ttscale.data.grading import last_boxed
+from ttscale.data.extraction import last_boxed
 from ttscale.errors import ConfigError, DataError
 from ttscale.registry import Registry
 from ttscale.types import Problem

@@ -35,7 +35,7 @@ class PolicySize:
 # pair shows the policy-size effect of the compute-optimal TTS paper.
 POLICY_SIZES: dict[str, PolicySize] = {
     "s": PolicySize(hidden=96, layers=4, heads=4, ffn=384, examples=96_000, lr=4e-3),
-    "l": PolicySize(hidden=192, layers=5, heads=6, ffn=768, examples=80_000, lr=2.5e-3),
+    "l": PolicySize(hidden=192, layers=5, heads=6, ffn=768, examples=96_000, lr=2.5e-3),
 }
 
 

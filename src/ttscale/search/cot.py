@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ttscale.config import CoTConfig, PolicyConfig
-from ttscale.data.grading import extract_answer
+from ttscale.data.extraction import extract_answer
 from ttscale.engines.base import LLMEngine
 from ttscale.search.prompting import problem_messages
 from ttscale.types import Candidate, GenerationRequest, Problem, SearchResult, Usage

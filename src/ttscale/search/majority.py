@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ttscale.config import MajorityConfig, PolicyConfig
-from ttscale.data.grading import extract_answer
+from ttscale.data.extraction import extract_answer
 from ttscale.engines.base import LLMEngine
 from ttscale.search.prompting import derive_seed, problem_messages
 from ttscale.types import Candidate, GenerationRequest, Problem, SearchResult, Usage
