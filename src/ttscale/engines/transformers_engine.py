@@ -11,6 +11,7 @@ of their prompt (its KV cache rows are copied), which is most of the cost of sho
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -31,8 +32,8 @@ from ttscale.errors import EngineError
 from ttscale.types import ChatMessage, Completion, GenerationRequest
 
 _ALLOWED_MODELS = (
-    "give a local Hugging Face model folder, or a Hub id already in the local cache "
-    "(models are never downloaded)"
+    "give a local Hugging Face model folder, or a Hub id that is cached or downloadable "
+    "(HF_HUB_OFFLINE=1 forbids downloads)"
 )
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -60,22 +61,32 @@ def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def _load(model: str | Path, dtype: torch.dtype) -> tuple[Any, Any]:
-    """Tokenizer and model from a local HF folder or an already cached Hub id (no network)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """Tokenizer and model from a local HF folder or a Hub id (the cache first, then the Hub)."""
     source, path = str(model), Path(model)
     looks_like_path = path.is_absolute() or source.startswith((".", "~")) or source.count("/") > 1
     if not path.is_dir() and (looks_like_path or path.exists()):
         problem = "is not a folder" if path.exists() else "does not exist"
         raise EngineError(f"model {source!r} {problem}; {_ALLOWED_MODELS}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        lm = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=True)
-    except Exception as e:
-        cause = (str(e).strip().splitlines() or [""])[0][:200]
-        raise EngineError(
-            f"cannot load model {source!r} ({type(e).__name__}: {cause}); {_ALLOWED_MODELS}"
-        ) from e
+        return _from_pretrained(source, dtype, local_only=True)
+    except Exception as local_error:
+        offline = path.is_dir() or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+        try:
+            if offline:
+                raise local_error
+            return _from_pretrained(source, dtype, local_only=False)
+        except Exception as e:
+            cause = (str(e).strip().splitlines() or [""])[0][:200]
+            raise EngineError(
+                f"cannot load model {source!r} ({type(e).__name__}: {cause}); {_ALLOWED_MODELS}"
+            ) from e
+
+
+def _from_pretrained(source: str, dtype: torch.dtype, *, local_only: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+    lm = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=local_only)
     return tokenizer, lm
 
 

@@ -51,12 +51,13 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
     from ttscale.data.grading import Grader
 
     run_dir = output_dir or Path("runs") / f"{config.name}-{config.config_hash()}"
-    _prepare_run_dir(run_dir, config)
+    _check_run_dir(run_dir, config)
     data = config.data
     problems = load_dataset(
         data.dataset, limit=data.limit, data_dir=Path(data.data_dir) if data.data_dir else None
     )
     policy = build_policy(config.policy)
+    _save_config(run_dir, config)  # only once inputs load, so a typo leaves no empty run folder
     _write_manifest(run_dir, config, policy, len(problems))
     store = RunStore(run_dir / "results.sqlite")
     summaries = []
@@ -169,20 +170,24 @@ def _grade(
     ]
 
 
-def _prepare_run_dir(run_dir: Path, config: RunConfig) -> None:
-    """Create the folder, or check that an existing one holds this same config (resume)."""
+def _check_run_dir(run_dir: Path, config: RunConfig) -> None:
+    """An existing run folder may only be resumed with the same config."""
     saved = run_dir / "config.yaml"
-    resolved = config.model_dump(mode="json")
-    if saved.exists():
-        previous = yaml.safe_load(saved.read_text(encoding="utf-8"))
-        if RunConfig.model_validate(previous).config_hash() != config.config_hash():
-            raise ConfigError(
-                f"output dir {run_dir} holds a run with a different config; "
-                "choose another --output-dir or delete it"
-            )
+    if not saved.exists():
         return
+    previous = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    if RunConfig.model_validate(previous).config_hash() != config.config_hash():
+        raise ConfigError(
+            f"output dir {run_dir} holds a run with a different config; "
+            "choose another --output-dir or delete it"
+        )
+
+
+def _save_config(run_dir: Path, config: RunConfig) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    saved = run_dir / "config.yaml"
+    if not saved.exists():
+        saved.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), "utf-8")
 
 
 def _write_manifest(run_dir: Path, config: RunConfig, policy: Any, problems: int) -> None:

@@ -113,7 +113,7 @@ def train_sft(
         sched.step()
         opt.zero_grad(set_to_none=True)
         tokens += int(mask.sum())
-        value = float(loss)
+        value = float(loss.detach())
         loss_ema = value if math.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * value
         if on_step is not None:
             on_step(step, len(batches), loss_ema)
