@@ -38,7 +38,7 @@ def test_resolve_model_maps_shipped_names_to_their_folder():
 
 
 def test_unknown_mini_model_lists_the_shipped_ones():
-    with pytest.raises(ConfigError, match="shipped are .*mini-policy-s"):
+    with pytest.raises(ConfigError, match=r"shipped are .*mini-policy-s"):
         models.resolve_model("mini-policy-xxl")
 
 
