@@ -154,16 +154,22 @@ def benchmark_set(per_level: int = 100) -> list[MiniProblem]:
     return [generate(lv, s, split="test") for lv in LEVELS for s in range(per_level)]
 
 
-def train_problems(count: int, *, offset: int = 0) -> list[MiniProblem]:
-    """Training problems from seeds disjoint from the test set, levels spread evenly.
+def train_problems(
+    count: int, *, offset: int = 0, level_weights: tuple[int, ...] = (1, 1, 1, 1, 1)
+) -> list[MiniProblem]:
+    """Training problems from seeds disjoint from the test set.
 
-    Any problem whose text equals a test problem's is skipped, so no test item leaks in.
+    Levels cycle in proportion to ``level_weights`` (evenly by default). Any problem whose text
+    equals a test problem's is skipped, so no test item leaks in.
     """
+    if len(level_weights) != NUM_LEVELS or min(level_weights) < 0 or sum(level_weights) == 0:
+        raise ConfigError(f"level_weights must be {NUM_LEVELS} counts >= 0, got {level_weights}")
+    cycle = [lv for lv, w in zip(LEVELS, level_weights, strict=True) for _ in range(w)]
     test_texts = {p.text for p in benchmark_set()}
     out: list[MiniProblem] = []
     seed = offset
     while len(out) < count:
-        p = generate(seed % NUM_LEVELS + 1, seed // NUM_LEVELS, split="train")
+        p = generate(cycle[seed % len(cycle)], seed // len(cycle), split="train")
         if p.text not in test_texts:
             out.append(p)
         seed += 1
