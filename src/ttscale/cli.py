@@ -110,7 +110,8 @@ def _print_report(report: Any) -> None:
             f"{s.prompt_tokens + s.completion_tokens:,}",
             f"{s.wall_s:.1f}",
         )
-    Console().print(table)
+    console = Console()
+    Console(width=max(console.width, 110)).print(table)  # never truncate the figures
     typer.echo(f"results: {report.run_dir}")
 
 

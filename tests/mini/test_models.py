@@ -51,7 +51,9 @@ def test_train_policy_writes_a_folder_the_engine_can_load(tmp_path, monkeypatch)
     from ttscale.engines.transformers_engine import TransformersEngine
     from ttscale.types import GenerationRequest
 
-    tiny = models.PolicySize(hidden=32, layers=1, heads=2, ffn=64, examples=64, lr=1e-3)
+    tiny = models.PolicySize(
+        hidden=32, layers=1, heads=2, ffn=64, examples=64, lr=1e-3, batch_size=64
+    )
     monkeypatch.setitem(models.POLICY_SIZES, "tiny", tiny)
     info = models.train_policy("tiny", tmp_path / "m", progress=False)
     assert info["steps"] == 1 and info["examples"] == 64
