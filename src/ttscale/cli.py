@@ -110,8 +110,7 @@ def _print_report(report: Any) -> None:
             f"{s.prompt_tokens + s.completion_tokens:,}",
             f"{s.wall_s:.1f}",
         )
-    console = Console()
-    Console(width=max(console.width, 110)).print(table)  # never truncate the figures
+    Console(width=max(Console().width, 110)).print(table)  # never truncate the figures
     typer.echo(f"results: {report.run_dir}")
 
 

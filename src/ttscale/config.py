@@ -160,8 +160,6 @@ def _list_index(part: str, node: list[Any], key: str) -> int:
 def load_config(recipe: str = "mini", overrides: tuple[str, ...] | list[str] = ()) -> RunConfig:
     """Defaults < recipe < overrides, validated; errors name the key and what is allowed."""
     data = read_recipe(recipe)
-    if "strategies" in data and isinstance(data["strategies"], list):
-        data["strategies"] = [dict(s) if isinstance(s, dict) else s for s in data["strategies"]]
     for assignment in overrides:
         apply_override(data, assignment)
     return validate_config(data)

@@ -69,17 +69,17 @@ def _load(model: str | Path, dtype: torch.dtype) -> tuple[Any, Any]:
         raise EngineError(f"model {source!r} {problem}; {_ALLOWED_MODELS}")
     try:
         return _from_pretrained(source, dtype, local_only=True)
-    except Exception as local_error:
-        offline = path.is_dir() or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+    except Exception as e:
+        error = e
+    if not path.is_dir() and os.environ.get("HF_HUB_OFFLINE", "0") in ("", "0"):
         try:
-            if offline:
-                raise local_error
             return _from_pretrained(source, dtype, local_only=False)
         except Exception as e:
-            cause = (str(e).strip().splitlines() or [""])[0][:200]
-            raise EngineError(
-                f"cannot load model {source!r} ({type(e).__name__}: {cause}); {_ALLOWED_MODELS}"
-            ) from e
+            error = e
+    cause = (str(error).strip().splitlines() or [""])[0][:200]
+    raise EngineError(
+        f"cannot load model {source!r} ({type(error).__name__}: {cause}); {_ALLOWED_MODELS}"
+    ) from error
 
 
 def _from_pretrained(source: str, dtype: torch.dtype, *, local_only: bool) -> tuple[Any, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ttscale.analysis.metrics import StrategySummary, summarize
-from ttscale.config import PolicyConfig, RunConfig, StrategyConfig
+from ttscale.config import MajorityConfig, PolicyConfig, RunConfig, StrategyConfig
 from ttscale.errors import ConfigError
 from ttscale.runs.store import ProblemRecord, RunStore
 from ttscale.search.voting import majority_vote
@@ -36,8 +36,7 @@ class RunReport:
 
 def strategy_label(cfg: StrategyConfig) -> str:
     """A strategy's name in the store and the tables, e.g. ``majority@8``."""
-    n = getattr(cfg, "n", None)
-    return f"{cfg.name}@{n}" if n is not None else cfg.name
+    return f"{cfg.name}@{cfg.n}" if isinstance(cfg, MajorityConfig) else cfg.name
 
 
 def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = True) -> RunReport:
@@ -140,17 +139,31 @@ def _run_strategy(
 def _grade(
     label: str, results: list[SearchResult], grader: Any, *, wall_per_problem: float
 ) -> list[ProblemRecord]:
-    """Select each answer (majority vote where the strategy left it open) and grade it."""
+    """Select each answer (majority vote where the strategy left it open) and grade it.
+
+    Every candidate is graded once, in one batch; the selected answer is one of them, so its
+    verdict is looked up rather than sent to the grader a second time.
+    """
+    golds = [r.problem.answer for r in results]
+    flat = [(i, c.answer) for i, r in enumerate(results) for c in r.candidates]
+    verdicts: list[dict[str | None, bool]] = [{} for _ in results]
+    for (i, answer), ok in zip(
+        flat, grader.is_correct([a for _, a in flat], [golds[i] for i, _ in flat]), strict=True
+    ):
+        verdicts[i][answer] = ok
     answers = [
         r.answer if r.answer is not None else majority_vote(r.candidates, grader.cluster)
         for r in results
     ]
-    correct = grader.is_correct(answers, [r.problem.answer for r in results])
-    flat = [(i, c.answer) for i, r in enumerate(results) for c in r.candidates]
-    flat_ok = grader.is_correct([a for _, a in flat], [results[i].problem.answer for i, _ in flat])
-    any_ok = [False] * len(results)
-    for (i, _), ok in zip(flat, flat_ok, strict=True):
-        any_ok[i] = any_ok[i] or ok
+    unseen = [i for i, a in enumerate(answers) if a not in verdicts[i]]
+    for i, ok in zip(
+        unseen,
+        grader.is_correct([answers[i] for i in unseen], [golds[i] for i in unseen]),
+        strict=True,
+    ):
+        verdicts[i][answers[i]] = ok
+    correct = [verdicts[i][a] for i, a in enumerate(answers)]
+    any_ok = [any(v.values()) for v in verdicts]
     return [
         ProblemRecord(
             label,
