@@ -124,6 +124,9 @@ class Candidate:
     answer: str | None
     finish_reason: FinishReason
     score: float | None = None
+    """The solution's reduced PRM score (per the strategy's reduction), when a PRM scored it."""
+    step_scores: tuple[float, ...] | None = None
+    """The PRM reward of every step, so any reduction/selection rule can be applied later."""
 
 
 @dataclass
