@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 mini_app = typer.Typer(help="The miniature world: train the shipped models.", no_args_is_help=True)
 app.add_typer(mini_app, name="mini")
+train_app = typer.Typer(help="Train reward models from labels.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -179,5 +181,61 @@ def train_policy(
 
     target = out or model_path(f"mini-policy-{size}")
     info = _guard(lambda: train(size, target, seed=seed, progress=sys.stderr.isatty()))
+    typer.echo(json.dumps(info, indent=2))
+    typer.echo(f"saved: {target}")
+
+
+@app.command()
+def label(
+    out: Annotated[Path, typer.Option(help="Labels JSONL to write (appended; reruns resume).")],
+    overrides: SetOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Roll out a policy, estimate Monte-Carlo values per step, write RPE and hard labels.
+
+    Keys (`--set key=value`): policy.model, data.dataset, data.limit, samples_per_problem,
+    paths_per_problem, k_schedule, epsilon, continuation, seed ... (see LabelConfig).
+    """
+    from ttscale.config import apply_override, validate_as
+    from ttscale.labeling.config import LabelConfig
+    from ttscale.labeling.rollouts import label as run_label
+
+    def build() -> LabelConfig:
+        data: dict[str, Any] = LabelConfig().model_dump(mode="json")
+        for assignment in overrides or []:
+            apply_override(data, assignment)
+        return validate_as(LabelConfig, data)
+
+    cfg = _guard(build)
+    report = _guard(lambda: run_label(cfg, out_path=out, progress=progress))
+    typer.echo(
+        f"{report.problems} problems, {report.solutions} labeled solutions "
+        f"in {report.wall_s:.0f} s: {report.path}"
+    )
+
+
+@train_app.command("prm")
+def train_prm(
+    labels: Annotated[Path, typer.Option(help="Labels JSONL written by `ttscale label`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the package's mini-prm).")
+    ] = None,
+    label_kind: Annotated[
+        Literal["rpe", "hard"], typer.Option("--labels-kind", help="rpe or hard.")
+    ] = "rpe",
+    init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
+    epochs: Annotated[int, typer.Option(help="Passes over the labeled solutions.")] = 2,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+) -> None:
+    """Train the miniature classifier PRM (P(Yes) at each <|step|> marker) from step labels."""
+    from ttscale.mini.models import model_path
+    from ttscale.training.prm import PRMTrainSettings
+    from ttscale.training.prm import train_prm as train
+
+    target = out or model_path("mini-prm")
+    settings = _guard(lambda: PRMTrainSettings(label_kind=label_kind, epochs=epochs, seed=seed))
+    info = _guard(
+        lambda: train(labels, target, init=init, settings=settings, progress=sys.stderr.isatty())
+    )
     typer.echo(json.dumps(info, indent=2))
     typer.echo(f"saved: {target}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -166,18 +166,26 @@ def load_config(recipe: str = "mini", overrides: tuple[str, ...] | list[str] = (
 
 
 def validate_config(data: dict[str, Any]) -> RunConfig:
+    return validate_as(RunConfig, data)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_as(model: type[M], data: dict[str, Any]) -> M:
+    """Validate ``data`` as ``model``; errors become one-line ConfigErrors naming the key."""
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_describe(e)) from e
+        raise ConfigError(_describe(e, model)) from e
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, root: type[BaseModel]) -> str:
     first = error.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        parent = _model_at(first["loc"][:-1])
+        parent = _model_at(first["loc"][:-1], root)
         allowed = ", ".join(parent.model_fields) if parent else "see `ttscale config --schema`"
         msg = f"unknown key (allowed: {allowed})"
     more = f" (+{len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
@@ -187,9 +195,9 @@ def _describe(error: ValidationError) -> str:
 _STRATEGY_MODELS: dict[str, type[BaseModel]] = {"cot": CoTConfig, "majority": MajorityConfig}
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The config model at an error location, to list its allowed keys."""
-    model: type[BaseModel] | None = RunConfig
+    model: type[BaseModel] | None = root
     for part in loc:
         if isinstance(part, int):
             continue

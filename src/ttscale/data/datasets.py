@@ -249,6 +249,19 @@ def load_mini_500(data_dir: Path | None = None) -> list[Problem]:
     return [dataclasses.replace(p.to_problem(), dataset="mini-500") for p in benchmark_set()]
 
 
+MINI_TRAIN_OFFSET = 1_000_000
+"""Train-split seeds of mini-train start here: past every seed the shipped policies trained on."""
+
+
+@datasets.register("mini-train")
+def load_mini_train(data_dir: Path | None = None) -> list[Problem]:
+    """20,000 fresh miniature problems (levels in turn) for labeling and PRM training."""
+    from ttscale.mini.task import train_problems
+
+    problems = train_problems(20_000, offset=MINI_TRAIN_OFFSET)
+    return [dataclasses.replace(p.to_problem(), dataset="mini-train") for p in problems]
+
+
 # ---------------------------------------------------------------------------------------------
 # Generic files and Hugging Face datasets
 

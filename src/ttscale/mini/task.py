@@ -34,11 +34,11 @@ class LevelSpec:
 
 
 LEVELS: dict[int, LevelSpec] = {
-    1: LevelSpec(2, (2, 30), (1, 9), (2, 2), ("+", "-")),
-    2: LevelSpec(3, (10, 99), (2, 30), (2, 3), ("+", "-", "*")),
-    3: LevelSpec(4, (10, 199), (2, 99), (2, 5), ("+", "-", "*", "/")),
-    4: LevelSpec(5, (20, 499), (10, 199), (2, 9), ("+", "-", "*", "/")),
-    5: LevelSpec(6, (100, 999), (10, 499), (2, 9), ("+", "-", "*", "/")),
+    1: LevelSpec(2, (2, 20), (1, 9), (2, 2), ("+", "-")),
+    2: LevelSpec(3, (10, 50), (2, 15), (2, 2), ("+", "-", "*")),
+    3: LevelSpec(3, (10, 99), (2, 30), (2, 3), ("+", "-", "*")),
+    4: LevelSpec(4, (10, 199), (2, 99), (2, 5), ("+", "-", "*", "/")),
+    5: LevelSpec(5, (20, 499), (10, 199), (2, 9), ("+", "-", "*", "/")),
 }
 
 _NAMES = ("Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", "Kim", "Lea")
@@ -169,7 +169,7 @@ def train_problems(
     out: list[MiniProblem] = []
     seed = offset
     while len(out) < count:
-        p = generate(cycle[seed % len(cycle)], seed // len(cycle), split="train")
+        p = generate(cycle[seed % len(cycle)], seed, split="train")
         if p.text not in test_texts:
             out.append(p)
         seed += 1

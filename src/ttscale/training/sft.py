@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,23 @@ class SFTReport:
     wall_s: float
 
 
+T = TypeVar("T")
+
+
 def length_bucketed_batches(
-    examples: list[SFTExample], batch_size: int, rng: random.Random
-) -> list[list[SFTExample]]:
+    examples: list[T],
+    batch_size: int,
+    rng: random.Random,
+    *,
+    length: Callable[[T], int] = lambda e: len(e.prompt_ids) + len(e.completion_ids),  # type: ignore[attr-defined]
+) -> list[list[T]]:
     """Shuffle, then sort within windows of 50 batches so a batch holds similar lengths."""
     order = examples[:]
     rng.shuffle(order)
     window = batch_size * 50
-    batches: list[list[SFTExample]] = []
+    batches: list[list[T]] = []
     for i in range(0, len(order), window):
-        chunk = sorted(
-            order[i : i + window], key=lambda e: len(e.prompt_ids) + len(e.completion_ids)
-        )
+        chunk = sorted(order[i : i + window], key=length)
         batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
@@ -77,11 +82,12 @@ def collate(batch: list[SFTExample], pad_id: int) -> tuple[Any, Any, Any]:
     return ids, mask, labels
 
 
-def _lr_factor(step: int, total: int, s: SFTSettings) -> float:
-    if step < s.warmup_steps:
-        return (step + 1) / s.warmup_steps
-    progress = (step - s.warmup_steps) / max(1, total - s.warmup_steps)
-    return s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+def lr_factor(step: int, total: int, *, warmup_steps: int, min_lr_ratio: float) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total - warmup_steps)
+    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def train_sft(
@@ -99,7 +105,13 @@ def train_sft(
     batches = length_bucketed_batches(examples, settings.batch_size, random.Random(settings.seed))
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: _lr_factor(step, len(batches), settings)
+        opt,
+        lambda step: lr_factor(
+            step,
+            len(batches),
+            warmup_steps=settings.warmup_steps,
+            min_lr_ratio=settings.min_lr_ratio,
+        ),
     )
     model.train()
     start, tokens, loss_ema = time.time(), 0, float("nan")
