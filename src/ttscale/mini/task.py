@@ -118,11 +118,15 @@ def _choose_op(rng: random.Random, spec: LevelSpec, value: int) -> Op:
     return Op("+", rng.randint(*spec.add))
 
 
-def generate(level: int, seed: int, *, split: str = "train") -> MiniProblem:
-    """Draw one problem deterministically from (split, level, seed)."""
-    if level not in LEVELS:
+def generate(
+    level: int, seed: int, *, split: str = "train", levels: dict[int, LevelSpec] | None = None
+) -> MiniProblem:
+    """Draw one problem deterministically from (split, level, seed); ``levels`` defaults to
+    :data:`LEVELS` (the tokenizer's corpus pins the level specs it was built from)."""
+    levels = LEVELS if levels is None else levels
+    if level not in levels:
         raise ConfigError(f"mini level must be one of 1-{NUM_LEVELS}, got {level!r}")
-    spec = LEVELS[level]
+    spec = levels[level]
     rng = random.Random(f"{split}:{level}:{seed}")
     person, item = rng.choice(_NAMES), rng.choice(_ITEMS)
     value = rng.randint(*spec.start)

@@ -64,9 +64,36 @@ Yes No Yes No + - Please reason step by step, and put your final answer within \
 """
 
 
+# The level specs and seed order the shipped vocabulary was trained on (task v1). Pinned here so
+# rebuilding gives the shipped tokenizer even as the task's levels are tuned: the vocabulary only
+# has to cover the words and digits, and every shipped model depends on its ids.
+_CORPUS_LEVELS: dict[int, task.LevelSpec] = {
+    1: task.LevelSpec(2, (2, 30), (1, 9), (2, 2), ("+", "-")),
+    2: task.LevelSpec(3, (10, 99), (2, 30), (2, 3), ("+", "-", "*")),
+    3: task.LevelSpec(4, (10, 199), (2, 99), (2, 5), ("+", "-", "*", "/")),
+    4: task.LevelSpec(5, (20, 499), (10, 199), (2, 9), ("+", "-", "*", "/")),
+    5: task.LevelSpec(6, (100, 999), (10, 499), (2, 9), ("+", "-", "*", "/")),
+}
+
+
+def _corpus_problems(count: int) -> list[task.MiniProblem]:
+    levels = _CORPUS_LEVELS
+    test = {
+        task.generate(lv, s, split="test", levels=levels).text for lv in levels for s in range(100)
+    }
+    out: list[task.MiniProblem] = []
+    seed = 0
+    while len(out) < count:
+        p = task.generate(seed % 5 + 1, seed // 5, split="train", levels=levels)
+        if p.text not in test:
+            out.append(p)
+        seed += 1
+    return out
+
+
 def _corpus(num_problems: int) -> list[str]:
     texts = [_VERIFIER_TEXT] * 50
-    for p in task.train_problems(num_problems):
+    for p in _corpus_problems(num_problems):
         texts.append(p.text)
         texts.append(p.solution())
     return texts
