@@ -26,6 +26,8 @@ from ttscale.rewards.specs import (
 
 Q = "Ann has 23 coins. She finds 15 more. How many coins does she have?"
 STEPS = ("Step 1: 23 + 15 = 38", "Step 2: 38 - 0 = 38", "The answer is \\boxed{38}.")
+# Math-Shepherd pins its Mistral token ids; with this tokenizer they come from encode() instead.
+SHEPHERD = replace(MATH_SHEPHERD, pinned_ids=())
 SPECIALS = [
     "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
     "<|reserved_special_token_0|>", "<extra_0>", "<|vision_start|>",
@@ -53,7 +55,7 @@ def original_tokens(tokenizer: Any, spec: PRMSpec, rendered_ids: tuple[int, ...]
     return [tokenizer.decode([i]) for i in ids]
 
 
-@pytest.mark.parametrize("spec", [MINI_PRM, MATH_SHEPHERD, RLHFLOW_MISTRAL, SKYWORK_1_5B,
+@pytest.mark.parametrize("spec", [MINI_PRM, SHEPHERD, RLHFLOW_MISTRAL, SKYWORK_1_5B,
                                   QWEN_PRM_7B], ids=lambda s: s.name)
 def test_one_marker_token_per_step_at_the_reported_positions(extended, spec):
     rendered = render(spec, extended, Q, STEPS)
@@ -105,7 +107,7 @@ def test_mini_prm_compares_yes_with_no(mini):
 
 def test_marker_text_inside_a_step_is_not_a_marker_position(extended):
     steps = ("Step 1: ки is not a marker here", "Step 2: 1 + 1 = 2")
-    rendered = render(MATH_SHEPHERD, extended, Q, steps)
+    rendered = render(SHEPHERD, extended, Q, steps)
     ki = extended.convert_tokens_to_ids("ки")
     assert sum(t == ki for t in rendered.input_ids) == 3
     assert len(rendered.marker_positions) == 2
@@ -117,6 +119,25 @@ def test_marker_text_inside_a_step_is_not_a_marker_position(extended):
 def test_a_tokenizer_without_the_marker_is_a_config_error_naming_spec_and_token(mini, spec):
     with pytest.raises(ConfigError, match=rf"prm spec '{spec.name}'.*{spec.marker!r}"):
         render(spec, mini, Q, STEPS)
+
+
+def test_pinned_ids_are_used_instead_of_encoding_the_token(mini):
+    spaced_plus = mini.convert_tokens_to_ids("Ġ+")  # " +", as Mistral's "▁+"
+    spec = replace(MINI_PRM, compare_tokens=("+", "-"), pinned_ids=(("+", spaced_plus),))
+    tokens = spec_token_ids(spec, mini)
+    assert tokens.compare == (spaced_plus, mini.encode("-", add_special_tokens=False)[-1])
+    assert spaced_plus != mini.encode("+", add_special_tokens=False)[-1]
+
+
+def test_a_pinned_id_of_another_token_is_a_config_error(mini):
+    spec = replace(MINI_PRM, compare_tokens=("+", "-"), pinned_ids=(("+", 5),))
+    with pytest.raises(ConfigError, match=r"compare token '\+'.*the pinned id 5 is not it"):
+        spec_token_ids(spec, mini)
+
+
+def test_math_shepherd_refuses_a_tokenizer_where_its_pinned_ids_are_other_tokens(extended):
+    with pytest.raises(ConfigError, match=r"'math-shepherd'.*'ки'.*pinned id 12902"):
+        spec_token_ids(MATH_SHEPHERD, extended)
 
 
 def test_a_missing_compare_token_is_a_config_error(mini):

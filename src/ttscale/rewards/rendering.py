@@ -133,12 +133,18 @@ def render_text(
 
 
 def _single_token(spec: PRMSpec, tokenizer: Any, token: str, role: str) -> int:
-    """The id of ``token``, as the reference code takes it (``encode(token)[-1]``)."""
-    ids = tokenizer.encode(token, add_special_tokens=False)
-    if not ids or tokenizer.decode(ids[-1:]).strip() != token.strip():
+    """The id of ``token``: pinned by the spec, else as the reference code takes it
+    (``encode(token)[-1]``); either way it must decode back to the token."""
+    pinned = dict(spec.pinned_ids).get(token)
+    ids = [pinned] if pinned is not None else tokenizer.encode(token, add_special_tokens=False)
+    if not ids or not 0 <= ids[-1] < len(tokenizer) or (
+        tokenizer.decode(ids[-1:]).strip() != token.strip()
+    ):
+        why = (f"the pinned id {pinned} is not it" if pinned is not None
+               else f"it encodes to {len(ids)} pieces")
         raise ConfigError(
             f"prm spec {spec.name!r}: its {role} {token!r} is not a token of this tokenizer "
-            f"(it encodes to {len(ids)} pieces); use the spec's own tokenizer, or add the token"
+            f"({why}); use the spec's own tokenizer, or add the token"
         )
     return int(ids[-1])
 

@@ -62,6 +62,10 @@ class PRMSpec:
     """For "token_pair": the two tokens whose logits are compared."""
     positive_index: int = 0
     """Which of the two (compare tokens or class labels) is the "step is correct" one."""
+    pinned_ids: tuple[tuple[str, int], ...] = ()
+    """(token, id) pairs the reference code hard-codes; used instead of ``encode(token)[-1]``,
+    whose result depends on the tokenizer's prefix-space handling, and checked to decode to the
+    token (a different tokenizer is then refused rather than read at the wrong ids)."""
     auto_class: AutoClass = "AutoModelForCausalLM"
     trust_remote_code: bool = False
 
@@ -133,8 +137,9 @@ QWEN25_MATH_CHAT_TEMPLATE = """{%- if messages[0]['role'] == 'system' %}
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
 # peiyi9979/math-shepherd-mistral-7b-prm: "{question} {answer}", answer = "step ки\n" per step;
-# P(+) over {+, -} at each ки (ids 12902 and [648, 387] in its tokenizer; §2.6, and
-# search-and-learn's STEP_TAG_ID / CANDIDATE_TOKENS). The tokenizer adds <s>, as in `tokenizer(x)`.
+# P(+) over {+, -} at each ки. The ids are pinned as the reference code pins them (12902 and
+# encode("+ -")[1:] = [648, 387], i.e. "▁+" and "▁-"; §2.6, search-and-learn's STEP_TAG_ID and
+# CANDIDATE_TOKENS). The tokenizer adds <s>, as in `tokenizer(x)`.
 MATH_SHEPHERD = PRMSpec(
     name="math-shepherd",
     model="peiyi9979/math-shepherd-mistral-7b-prm",
@@ -145,6 +150,7 @@ MATH_SHEPHERD = PRMSpec(
     step_template="{step} {marker}\n",
     bos="by_tokenizer",
     compare_tokens=("+", "-"),
+    pinned_ids=(("ки", 12902), ("+", 648), ("-", 387)),
 )
 
 
