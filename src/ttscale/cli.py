@@ -224,7 +224,8 @@ def train_prm(
         Literal["rpe", "hard"], typer.Option("--labels-kind", help="rpe or hard.")
     ] = "rpe",
     init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
-    epochs: Annotated[int, typer.Option(help="Passes over the labeled solutions.")] = 2,
+    epochs: Annotated[int, typer.Option(help="Passes over the labeled solutions.")] = 8,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
 ) -> None:
     """Train the miniature classifier PRM (P(Yes) at each <|step|> marker) from step labels."""
@@ -233,7 +234,7 @@ def train_prm(
     from ttscale.training.prm import train_prm as train
 
     target = out or model_path("mini-prm")
-    settings = _guard(lambda: PRMTrainSettings(label_kind=label_kind, epochs=epochs, seed=seed))
+    settings = _guard(lambda: PRMTrainSettings(label_kind=label_kind, epochs=epochs, lr=lr, seed=seed))
     info = _guard(
         lambda: train(labels, target, init=init, settings=settings, progress=sys.stderr.isatty())
     )

@@ -42,7 +42,7 @@ POLICY_SIZES: dict[str, PolicySize] = {
         hidden=64, layers=4, heads=4, ffn=256, examples=96_000, lr=2e-3, batch_size=16
     ),
     "l": PolicySize(
-        hidden=192, layers=5, heads=6, ffn=768, examples=96_000, lr=1.5e-3, batch_size=16
+        hidden=192, layers=5, heads=6, ffn=768, examples=96_000, lr=1e-3, batch_size=16
     ),
 }
 
