@@ -99,9 +99,13 @@ class Session(Protocol):
     """One persistent namespace inside a sandbox; not thread-safe (one thread per session).
 
     Contract: ``run`` never raises for anything the code does (loops, crashes, floods, exits):
-    it reports it in the ExecResult. State persists across blocks; a block that times out or
-    crashes leaves the namespace as the previous block left it (unlike GenPRM's in-process
-    exec, which keeps partial mutations; reference/sandbox-and-reliability.md §7).
+    it reports it in the ExecResult. State persists across blocks, including what a block
+    defined before raising (as with GenPRM's ``exec``; ``sys.exit`` counts as raising). A block
+    that times out, floods, crashes or calls ``os._exit`` leaves the namespace as the previous
+    block left it (GenPRM's in-process exec would keep partial mutations;
+    reference/sandbox-and-reliability.md §7), and so does a block that leaves threads running
+    (said on its stderr). If the process holding the namespace dies, ``state_lost`` says so
+    and later blocks start from an empty namespace.
 
     Raises:
         SandboxError: the sandbox itself cannot be (re)started, or the arguments are invalid.
@@ -135,3 +139,12 @@ class CodeSandbox(Protocol):
     def open_session(self) -> Session: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> CodeSandbox: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -49,8 +49,6 @@ class WorkerSandbox:
         self._cgroup_root = pids_cgroup_root() if cfg.max_processes is not None else None
         try:
             worker, probe = self._start(check=True)
-        except SandboxUnavailableError:
-            raise
         except SandboxError as e:
             raise self._refusal(str(e)) from e
         self._isolation = launcher.assess(probe, process_cap=self._process_cap(worker))
