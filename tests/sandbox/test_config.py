@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ttscale.sandbox import SandboxConfig, sandboxes
+from ttscale.errors import ConfigError
+from ttscale.sandbox import SandboxConfig, open_sandbox, sandboxes
 
 
 def test_every_field_is_defaulted_and_documented() -> None:
@@ -31,3 +32,8 @@ def test_bad_values_are_refused(update: dict[str, object], fragment: str) -> Non
 
 def test_registry_offers_bwrap_and_the_explicit_weaker_mode() -> None:
     assert sandboxes.names() == ["bwrap", "rlimits-only"]
+
+
+def test_an_unknown_preload_is_a_config_error_not_a_refusal() -> None:
+    with pytest.raises(ConfigError, match="preload: module 'no_such_module_xyz' is not installed"):
+        open_sandbox(SandboxConfig(preload=("no_such_module_xyz",)))

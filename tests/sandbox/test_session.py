@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -56,7 +57,8 @@ def test_a_block_leaving_threads_is_dropped_but_reported(session: WorkerSession)
     result = session.run(code)
     assert result.kind == "ok"
     assert "namespace changes were dropped" in result.stderr
-    assert session.run("print(n)").stdout == "1\n"
+    after = session.run("print(n)")
+    assert after.stdout == "1\n", after
 
 
 def test_stdout_is_captured_and_stderr_carries_the_traceback(session: WorkerSession) -> None:
@@ -90,6 +92,24 @@ def test_a_worker_past_the_hard_deadline_is_killed_as_a_timeout(sandbox: WorkerS
     assert not live(root)
     assert session.run("print(2)").stdout == "2\n"
     session.close()
+
+
+def test_a_request_read_after_its_deadline_never_runs(sandbox: WorkerSandbox) -> None:
+    # The holder is frozen while the block's deadline passes, and thawed later: it must skip
+    # the stale request (not run it after the time-out was reported) and keep its state.
+    with sandbox.open_session() as session:
+        session.run("kept = 'yes'")
+        root = session.worker_pid
+        assert root is not None
+        holder = tree(root)[1]
+        os.kill(holder, signal.SIGSTOP)
+        thaw = threading.Timer(0.6, os.kill, (holder, signal.SIGCONT))
+        thaw.start()
+        result = session.run("open('/tmp/stale', 'w').write('ran')", timeout_s=0.3)
+        thaw.join()
+        assert (result.kind, result.state_lost) == ("timeout", False)
+        after = session.run("import os\nprint(kept, os.path.exists('/tmp/stale'))")
+        assert after.stdout == "yes False\n"
 
 
 def test_closed_pooled_sessions_come_back_empty_with_a_clean_tmp(sandbox: WorkerSandbox) -> None:

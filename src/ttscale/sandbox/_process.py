@@ -10,6 +10,7 @@ process of the sandbox is counted from its first instruction.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -29,6 +30,10 @@ WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 WORKER_FILES = (WORKER_SCRIPT, Path(__file__).with_name("_worker_holder.py"))
 """The in-sandbox worker: the script and the module it loads from its own directory."""
 _ENTER_CGROUP = 'echo $$ > "$0" && exec "$@"'
+
+
+class LaunchError(SandboxError):
+    """The launcher (bwrap) or the interpreter died before the worker said it was ready."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,12 @@ def base_limits(cfg: SandboxConfig) -> dict[str, int]:
 
 
 class Worker:
-    """One started worker. Not thread-safe; owned by one session (or idle in a pool)."""
+    """One started worker. Not thread-safe; owned by one session (or idle in a pool).
+
+    bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG, which fires when the *thread* that
+    started the worker exits: a worker started from a short-lived thread dies with it (the
+    session then restarts it and reports ``state_lost``). Start sessions from long-lived threads.
+    """
 
     def __init__(self, spec: LaunchSpec, cfg: SandboxConfig, cgroup: PidsCgroup | None) -> None:
         self.cfg = cfg
@@ -100,7 +110,8 @@ class Worker:
         """Send the limits and preloads; returns the worker's probe of its own isolation.
 
         Raises:
-            SandboxError: the worker did not start; the message carries its stderr.
+            LaunchError: the launcher or interpreter died first; the message carries its stderr.
+            SandboxError: the worker started but failed to set up (e.g. a preload raised).
         """
         init = {
             "limits": self.spec.limits,
@@ -115,7 +126,7 @@ class Worker:
             self.channel.send(init, b"", deadline=deadline)
             frame = self.channel.receive(deadline=deadline)
         except ChannelError as e:
-            raise SandboxError(f"sandbox worker failed to start: {self._stderr() or e}") from e
+            raise LaunchError(f"sandbox worker failed to start: {self._stderr() or e}") from e
         if frame.header.get("op") != "ready":
             error = frame.header.get("error", frame.header)
             self.kill()
@@ -126,7 +137,9 @@ class Worker:
     def run(self, code: bytes, *, timeout_s: float) -> Frame:
         """One block; raises ChannelError when the worker misses timeout + grace or dies."""
         deadline = time.monotonic() + timeout_s + self.cfg.kill_grace_s
-        header = {"op": "run", "timeout": timeout_s, "cpu_s": self.cfg.cpu_s}
+        # The CPU limit is a backstop and must not cut a block short of its own wall limit.
+        cpu_s = max(self.cfg.cpu_s, math.ceil(timeout_s))
+        header = {"op": "run", "timeout": timeout_s, "cpu_s": cpu_s}
         self.channel.send(header, code, deadline=deadline)
         return self.channel.receive(deadline=deadline)
 

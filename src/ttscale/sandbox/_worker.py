@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -137,6 +138,7 @@ class Supervisor:
         self.sock, self.holder_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.holder = 0
         self.seq = 0
+        self.deadline = 0.0
 
     def start(self) -> dict[str, Any]:
         # As pid 1 of the namespace, a signal with the default action sent from inside is
@@ -162,6 +164,11 @@ class Supervisor:
                 "root": os.listdir("/")}
 
     def spawn_holder(self) -> None:
+        """A fresh holder with an empty namespace, on a fresh socket: requests queued for a
+        dead holder must never reach its successor."""
+        self.sock.close()
+        self.holder_sock.close()
+        self.sock, self.holder_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             try:
@@ -216,13 +223,14 @@ class Supervisor:
         while view:
             view = view[os.write(memfd, view) :]
         os.lseek(memfd, 0, os.SEEK_SET)
-        request = {"op": "run", "seq": self.seq, "cpu_s": header["cpu_s"]}
+        self.deadline = time.monotonic() + float(header["timeout"])
+        request = {"op": "run", "seq": self.seq, "cpu_s": header["cpu_s"], "until": self.deadline}
         socket.send_fds(self.sock, [json.dumps(request).encode()], [out_w, err_w, memfd])
         for fd in (out_w, err_w, memfd):
             os.close(fd)
         cap = self.init["max_output"]
         streams = {out_r: Capture(cap), err_r: Capture(cap)}
-        outcome, message = self.wait(streams, time.monotonic() + float(header["timeout"]))
+        outcome, message = self.wait(streams, self.deadline)
         self.drain(streams)
         for fd in streams:
             os.close(fd)
@@ -308,7 +316,6 @@ class Supervisor:
                 self.holder = message["pid"]
             self.kill_strays(keep=self.holder)
             return {k: message.get(k) for k in ("kind", "exc_type", "exc_message", "exit_code")}
-        self.kill_strays(keep=self.holder)
         reply: dict[str, Any] = {"kind": outcome}
         if outcome == "died" and "error" in message:
             reply = killed(str(message["error"]))
@@ -316,11 +323,30 @@ class Supervisor:
             reply = describe_status(int(message.get("status", 0)))
         elif outcome == "lost":
             reply = killed("the process holding the session state was killed")
-        if not alive(self.holder):
+        synced = outcome == "died" or (outcome != "lost" and self.resync())
+        self.kill_strays(keep=self.holder)
+        if not synced or not alive(self.holder):
             self.kill_strays(keep=None)
             self.spawn_holder()
             reply["state_lost"] = True
         return reply
+
+    def resync(self) -> bool:
+        """After a timeout or a flood, wait until the holder is idle again: it reports that it
+        reaped the block's child, or that it skipped the request it read past its deadline.
+        Anything it forks meanwhile is killed. False if it does not get there (it is replaced).
+        """
+        for _ in range(10):
+            self.kill_strays(keep=self.holder)
+            end = time.monotonic() + 0.1
+            while (left := end - time.monotonic()) > 0:
+                ready, _, _ = select.select([self.sock], [], [], left)
+                message = self.receive() if ready else None
+                if message is not None and message.get("op") in ("died", "skipped"):
+                    return True
+            if not alive(self.holder):
+                return False
+        return False
 
 
 def killed(message: str, number: int | None = None) -> dict[str, Any]:

@@ -125,9 +125,11 @@ def holder_main(sock: socket.socket, namespace: dict[str, Any]) -> None:
         if not message:
             os._exit(0)
         request = json.loads(message)
-        if request.get("op") != "run" or len(fds) != 3:
+        if request.get("op") != "run" or len(fds) != 3 or time.monotonic() >= request["until"]:
+            # Read too late (the supervisor already reported a time-out): never run it.
             for fd in fds:
                 os.close(fd)
+            send(sock, {"op": "skipped", "seq": request.get("seq")})
             continue
         pid = fork_patiently()
         if pid == 0:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ttscale.errors import SandboxUnavailableError
+from ttscale.errors import ConfigError, SandboxUnavailableError
 from ttscale.sandbox._process import WORKER_FILES, WORKER_SCRIPT, LaunchSpec, base_limits
 from ttscale.sandbox.base import IsolationReport
 from ttscale.sandbox.config import SandboxConfig
@@ -143,11 +143,17 @@ class BwrapLauncher:
 
 
 def preload_paths(modules: tuple[str, ...]) -> tuple[str, ...]:
-    """The site directories the preloaded modules import from (found without importing)."""
+    """The site directories the preloaded modules import from (found without importing).
+
+    Raises:
+        ConfigError: a preload is not an importable module here.
+    """
     paths: list[str] = []
     for name in modules:
         spec = importlib.util.find_spec(name.split(".")[0])
-        if spec is None or spec.origin in (None, "built-in", "frozen"):
+        if spec is None:
+            raise ConfigError(f"preload: module {name!r} is not installed; list importable modules")
+        if spec.origin in (None, "built-in", "frozen"):
             continue
         origin = Path(str(spec.origin)).resolve()
         site = origin.parent.parent if spec.submodule_search_locations else origin.parent

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from types import TracebackType
 from typing import Any, Protocol
 
 from ttscale.errors import SandboxError, SandboxUnavailableError
 from ttscale.sandbox._cgroup import PidsCgroup, pids_cgroup_root
-from ttscale.sandbox._process import LaunchSpec, Worker
+from ttscale.sandbox._process import LaunchError, LaunchSpec, Worker
 from ttscale.sandbox.base import IsolationReport
 from ttscale.sandbox.config import SandboxConfig
 from ttscale.sandbox.session import WorkerSession
@@ -46,10 +47,11 @@ class WorkerSandbox:
         self.config = cfg
         self._launcher = launcher
         self._idle: list[Worker] = []
+        self._lock = threading.Lock()  # sessions may be opened and closed from several threads
         self._cgroup_root = pids_cgroup_root() if cfg.max_processes is not None else None
         try:
             worker, probe = self._start(check=True)
-        except SandboxError as e:
+        except LaunchError as e:
             raise self._refusal(str(e)) from e
         self._isolation = launcher.assess(probe, process_cap=self._process_cap(worker))
         missing = launcher.missing(self._isolation)
@@ -64,12 +66,15 @@ class WorkerSandbox:
 
     def open_session(self) -> WorkerSession:
         """A fresh, empty namespace (a pooled warm worker when one is idle)."""
-        while self._idle:
-            worker = self._idle.pop()
+        while worker := self._take_idle():
             if worker.alive:
                 return WorkerSession(self, worker)
             worker.kill()
         return WorkerSession(self, self.start_worker())
+
+    def _take_idle(self) -> Worker | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
 
     def start_worker(self) -> Worker:
         """Start a worker (a session calls this when its worker died).
@@ -81,14 +86,17 @@ class WorkerSandbox:
 
     def release(self, worker: Worker) -> None:
         """Take a worker back from a closed session: reset and pool it, or kill it."""
-        if len(self._idle) < self.config.pool_size and worker.alive and worker.reset():
-            self._idle.append(worker)
-        else:
-            worker.kill()
+        room = len(self._idle) < self.config.pool_size
+        if room and worker.alive and worker.reset():
+            with self._lock:
+                if len(self._idle) < self.config.pool_size:
+                    self._idle.append(worker)
+                    return
+        worker.kill()
 
     def close(self) -> None:
-        while self._idle:
-            self._idle.pop().kill()
+        while worker := self._take_idle():
+            worker.kill()
 
     def __enter__(self) -> WorkerSandbox:
         return self
@@ -111,7 +119,7 @@ class WorkerSandbox:
                 cgroup.remove()
             if spec.owned_dir is not None:
                 shutil.rmtree(spec.owned_dir, ignore_errors=True)
-            raise SandboxError(f"cannot start {spec.argv[0]}: {e.strerror}") from e
+            raise LaunchError(f"cannot start {spec.argv[0]}: {e.strerror}") from e
         return worker, worker.handshake()
 
     def _new_cgroup(self, *, strict: bool) -> PidsCgroup | None:
