@@ -72,7 +72,9 @@ class Worker:
     session then restarts it and reports ``state_lost``). Start sessions from long-lived threads.
     """
 
-    def __init__(self, spec: LaunchSpec, cfg: SandboxConfig, cgroup: PidsCgroup | None) -> None:
+    def __init__(
+        self, spec: LaunchSpec, cfg: SandboxConfig, *, cgroup: PidsCgroup | None
+    ) -> None:
         self.cfg = cfg
         self.cgroup = cgroup
         argv = list(spec.argv)

@@ -85,7 +85,10 @@ def alive(pid: object) -> bool:
 
 
 def descendants(root: int) -> list[int]:
-    """Every descendant of root, from /proc/<pid>/task/<tid>/children."""
+    """Every descendant of root, from /proc/<pid>/task/<tid>/children (or a full /proc scan
+    on kernels built without CONFIG_PROC_CHILDREN)."""
+    if not HAS_CHILDREN_FILES:
+        return descendants_by_scan(root)
     found: list[int] = []
     stack = [root]
     while stack:
@@ -103,6 +106,23 @@ def descendants(root: int) -> list[int]:
             found.extend(kids)
             stack.extend(kids)
     return found
+
+
+def descendants_by_scan(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            children.setdefault(proc_stat(int(entry))[1], []).append(int(entry))
+    found: list[int] = []
+    stack = [root]
+    while stack:
+        kids = children.get(stack.pop(), [])
+        found.extend(kids)
+        stack.extend(kids)
+    return found
+
+
+HAS_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
 
 class Capture:

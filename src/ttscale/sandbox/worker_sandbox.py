@@ -113,7 +113,7 @@ class WorkerSandbox:
         cgroup = self._new_cgroup(strict=not check)
         spec = self._launcher.spec(process_cap=_cap_name(cgroup, self.config))
         try:
-            worker = Worker(spec, self.config, cgroup)
+            worker = Worker(spec, self.config, cgroup=cgroup)
         except OSError as e:
             if cgroup is not None:
                 cgroup.remove()
