@@ -38,6 +38,13 @@ def sandbox() -> Iterator[WorkerSandbox]:
         del os.environ["TTSCALE_FAKE_API_KEY"]
 
 
+@pytest.fixture(autouse=True)
+def nothing_left_behind(session: WorkerSession) -> Iterator[None]:
+    """After every test here, the sandbox holds only its supervisor and namespace holder."""
+    yield
+    assert_only_supervisor_and_holder(session)
+
+
 def test_15_environment_and_process_environs_hold_no_secret(session: WorkerSession) -> None:
     code = f"""
 import os
@@ -165,7 +172,6 @@ def test_18_killing_the_parent_or_everyone_spares_the_host_and_the_state(
     result = session.run(code)
     assert result.kind == "ok", result
     assert session.run("print(canary)").stdout == "42\n"
-    assert_only_supervisor_and_holder(session)
 
 
 def test_18_the_host_pid_is_out_of_reach(session: WorkerSession) -> None:
