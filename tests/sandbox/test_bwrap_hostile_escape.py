@@ -207,5 +207,31 @@ def test_26_new_user_namespaces_and_mounts_are_refused(session: WorkerSession) -
         "print(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())"
     )
     lines = session.run(code).stdout.split("\n")
-    assert lines[0] == "-1 28"  # ENOSPC: --disable-userns
+    assert lines[0] in ("-1 1", "-1 28")  # EPERM (seccomp) or ENOSPC (--disable-userns)
     assert lines[1] == "-1 1"  # EPERM
+
+
+def test_26_proc_is_read_only_so_global_sysctls_cannot_be_written(
+    session: WorkerSession,
+) -> None:
+    # Run by root, the sandbox's uid is the host's uid 0: a writable /proc/sys would let code
+    # set kernel.core_pattern (a root shell on the host). Files are only opened, never written.
+    code = (
+        "import os\nopened = []\nfor root, _, files in os.walk('/proc/sys'):\n"
+        "    for name in files:\n        path = os.path.join(root, name)\n"
+        "        try:\n            os.close(os.open(path, os.O_WRONLY))\n"
+        "            opened.append(path)\n        except OSError:\n            pass\n"
+        "print(len(opened), opened[:3])"
+    )
+    result = session.run(code)
+    assert result.kind == "ok", result
+    assert result.stdout == "0 []\n"
+
+
+def test_26_kernel_keyrings_are_out_of_reach(session: WorkerSession) -> None:
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.syscall(250, 0, -4, 0), ctypes.get_errno())\n"  # keyctl(GET_KEYRING_ID, @u)
+        "try:\n    open('/proc/keys').read()\nexcept OSError as e:\n    print(e.errno)"
+    )
+    assert session.run(code).stdout == "-1 1\n13\n"  # EPERM (seccomp); EACCES (hidden)

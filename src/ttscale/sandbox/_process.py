@@ -27,8 +27,12 @@ from ttscale.sandbox._channel import Channel, ChannelError, Frame
 from ttscale.sandbox.config import SandboxConfig
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
-WORKER_FILES = (WORKER_SCRIPT, Path(__file__).with_name("_worker_holder.py"))
-"""The in-sandbox worker: the script and the module it loads from its own directory."""
+WORKER_FILES = (
+    WORKER_SCRIPT,
+    Path(__file__).with_name("_worker_holder.py"),
+    Path(__file__).with_name("_worker_seccomp.py"),
+)
+"""The in-sandbox worker: the script and the modules it loads from its own directory."""
 _ENTER_CGROUP = 'echo $$ > "$0" && exec "$@"'
 
 
@@ -122,6 +126,7 @@ class Worker:
             "max_output": self.cfg.max_output_bytes,
             "kill_output": self.cfg.kill_output_bytes,
             "clear_dir": self.spec.clear_dir,
+            "grace": self.cfg.kill_grace_s,
         }
         deadline = time.monotonic() + self.cfg.startup_timeout_s
         try:

@@ -43,17 +43,18 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _load_holder() -> Any:
-    """_worker_holder.py from this script's directory (``-I`` keeps it off sys.path)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker_holder.py")
-    spec = importlib.util.spec_from_file_location("_worker_holder", path)
+def _load_sibling(name: str) -> Any:
+    """A module from this script's directory (``-I`` keeps that directory off sys.path)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-holder_side = _load_holder()
+holder_side = _load_sibling("_worker_holder")
+seccomp = _load_sibling("_worker_seccomp")
 
 
 def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
@@ -175,13 +176,14 @@ class Supervisor:
         # Move the preloaded objects out of the collector's reach, so a collection in a child
         # does not touch (and copy-on-write copy) the whole sympy heap on every block.
         gc.freeze()
+        filtered = seccomp.install()
         self.spawn_holder()
         with open("/proc/self/uid_map") as f:
             uid_map = f.read()
         limits = {n: list(resource.getrlimit(getattr(resource, n))) for n in self.init["limits"]}
         ifaces = [name for _, name in socket.if_nameindex()]
         return {"uid_map": uid_map, "pid": os.getpid(), "limits": limits, "ifaces": ifaces,
-                "root": os.listdir("/")}
+                "root": os.listdir("/"), "seccomp": filtered}
 
     def spawn_holder(self) -> None:
         """A fresh holder with an empty namespace, on a fresh socket: requests queued for a
@@ -354,11 +356,13 @@ class Supervisor:
     def resync(self) -> bool:
         """After a timeout or a flood, wait until the holder is idle again: it reports that it
         reaped the block's child, or that it skipped the request it read past its deadline.
-        Anything it forks meanwhile is killed. False if it does not get there (it is replaced).
+        Anything it forks meanwhile is killed. False if it does not get there within half the
+        host's grace period (it is then replaced), so the host never has to kill the sandbox.
         """
-        for _ in range(10):
+        give_up = time.monotonic() + self.init["grace"] / 2
+        while time.monotonic() < give_up:
             self.kill_strays(keep=self.holder)
-            end = time.monotonic() + 0.1
+            end = min(give_up, time.monotonic() + 0.05)
             while (left := end - time.monotonic()) > 0:
                 ready, _, _ = select.select([self.sock], [], [], left)
                 message = self.receive() if ready else None

@@ -79,6 +79,8 @@ class IsolationReport:
     net_ns: bool = False
     mount_ns: bool = False
     rlimits: bool = False
+    seccomp: bool = False
+    """A seccomp filter denies keyctl, ptrace, mount, bpf, io_uring and similar calls."""
     process_cap: str | None = None
     """"pids-cgroup", "rlimit-nproc", or None."""
 
@@ -89,6 +91,7 @@ class IsolationReport:
             "net_ns": self.net_ns,
             "mount_ns": self.mount_ns,
             "rlimits": self.rlimits,
+            "seccomp": self.seccomp,
         }
         found = [name for name, on in flags.items() if on]
         return found + ([self.process_cap] if self.process_cap else [])

@@ -10,13 +10,19 @@ Layers (reference/sandbox-and-reliability.md §0 item 2, measured on machines li
 * ``--clearenv`` plus a minimal environment, and bwrap itself started with a minimal one (F1);
 * rlimits set by the worker on itself (AS, FSIZE, NOFILE, CORE; CPU per block; NPROC when the
   sandbox's real uid is not root), a pids cgroup as the process cap for root, and the
-  supervisor's per-block deadline plus the host's hard deadline that kills the whole tree.
+  supervisor's per-block deadline plus the host's hard deadline that kills the whole tree;
+* a seccomp deny list (_worker_seccomp.py: keyctl, ptrace, mount, bpf, io_uring, ...);
+* /proc read-only, /proc/keys hidden: run by root, the sandbox's uid maps to the host's uid 0
+  (without capabilities), which may write global sysctls (kernel.core_pattern is a root shell
+  on the host) and owns root's keyrings; bwrap covers /proc/sys only for unprivileged users.
 
-Not covered (documented, not tested as protections): no seccomp filter (every syscall the
-kernel allows an unprivileged user is reachable, so a kernel bug is an escape); no memory
-cgroup (AS is per process, so a sandbox can hold up to max_processes × memory_mb); no CPU quota
-(a block may use every core until its deadline); the same kernel as the host (no gVisor or VM);
-/proc/cpuinfo and similar system files are readable.
+Not covered (documented, not tested as protections): the seccomp filter is a deny list, so
+every other syscall the kernel allows is reachable and a kernel bug is an escape; run by root,
+files only root may read are readable where they are bound (/usr, the interpreter) — run
+ttscale as a normal user for a non-root sandbox uid (bwrap then also enforces RLIMIT_NPROC);
+no memory cgroup (AS is per process, so a sandbox can hold up to max_processes × memory_mb);
+no CPU quota (a block may use every core until its deadline); the same kernel as the host (no
+gVisor or VM); /proc/cpuinfo and similar system files are readable.
 """
 
 from __future__ import annotations
@@ -113,9 +119,14 @@ class BwrapLauncher:
         for script in WORKER_FILES:
             args += ["--ro-bind", str(script), f"/sbx/{script.name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
+        # /proc/keys lists the keyrings of the host user the sandbox's uid maps to.
+        for hidden in ("/proc/keys", "/proc/key-users"):
+            args += ["--ro-bind", "/dev/null", hidden]
         args += ["--size", str(self.cfg.tmpfs_mb << 20), "--tmpfs", "/tmp"]
-        # bwrap's root and /dev are writable tmpfs mounts of unbounded size unless remounted.
-        args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
+        # bwrap's root and /dev are writable tmpfs mounts of unbounded size unless remounted;
+        # /proc read-only (see the module docstring; the worker only reads it).
+        args += ["--remount-ro", "/dev", "--remount-ro", "/proc", "--remount-ro", "/"]
+        args += ["--chdir", "/tmp"]
         return args
 
     def assess(self, probe: dict[str, Any], *, process_cap: str | None) -> IsolationReport:
@@ -129,6 +140,7 @@ class BwrapLauncher:
             net_ns=probe.get("ifaces") == ["lo"],
             mount_ns=isinstance(probe.get("root"), list) and "etc" not in probe["root"],
             rlimits=probe.get("limits") == wanted,
+            seccomp=probe.get("seccomp") is True,
             process_cap=process_cap,
         )
 

@@ -61,6 +61,7 @@ class RlimitsOnlyLauncher:
         return IsolationReport(
             backend=self.name,
             rlimits=probe.get("limits") == wanted,
+            seccomp=probe.get("seccomp") is True,
             process_cap="pids-cgroup" if process_cap == "pids-cgroup" else None,
         )
 
