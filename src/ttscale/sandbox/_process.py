@@ -31,6 +31,7 @@ WORKER_FILES = (
     WORKER_SCRIPT,
     Path(__file__).with_name("_worker_holder.py"),
     Path(__file__).with_name("_worker_seccomp.py"),
+    Path(__file__).with_name("_worker_procs.py"),
 )
 """The in-sandbox worker: the script and the modules it loads from its own directory."""
 _ENTER_CGROUP = 'echo $$ > "$0" && exec "$@"'
