@@ -44,7 +44,8 @@ def majority(
     results = []
     for problem, completions in zip(problems, policy.generate(requests), strict=True):
         candidates = tuple(
-            Candidate(c.text, extract_answer(c.text), c.finish_reason) for c in completions
+            Candidate(c.text, extract_answer(c.text), c.finish_reason, group=j)
+            for j, c in enumerate(completions)
         )
         usage = Usage.of(completions, num_parameters=policy.num_parameters)
         results.append(SearchResult(problem, None, candidates, usage))
