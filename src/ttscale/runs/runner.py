@@ -67,6 +67,7 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
     from ttscale.analysis.report import build_reports, write_outputs
     from ttscale.data.datasets import load_dataset
     from ttscale.data.grading import Grader
+    from ttscale.rewards import prms
 
     run_dir = output_dir or Path("runs") / f"{config.name}-{config.config_hash()}"
     _check_run_dir(run_dir, config)
@@ -74,9 +75,11 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
     problems = load_dataset(
         data.dataset, limit=data.limit, data_dir=Path(data.data_dir) if data.data_dir else None
     )
+    prm_cfg = config.prm if any(isinstance(s, PRM_STRATEGIES) for s in config.strategies) else None
+    if prm_cfg is not None:
+        prms.get(prm_cfg.name)  # a misspelt PRM fails before any model loads
     policy = build_policy(config.policy)
-    needs_prm = any(isinstance(s, PRM_STRATEGIES) for s in config.strategies)
-    prm = build_prm(config.prm) if needs_prm else None
+    prm = build_prm(prm_cfg) if prm_cfg is not None else None
     _save_config(run_dir, config)  # only once inputs load, so a typo leaves no empty run folder
     _write_manifest(run_dir, config, policy, prm, len(problems))
     store = RunStore(run_dir / "results.sqlite")

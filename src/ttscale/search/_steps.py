@@ -147,16 +147,20 @@ def run_trees(
         if not live:
             return
         last = step == settings.max_steps - 1
-        plan = [(t, node, count) for t in live for node, count in _expansions(t, step, settings)]
-        plan = [(t, node, count) for t, node, count in plan if _budget(node, sampling) > 0]
+        plan = [  # j numbers a tree's expansions: seeds must not depend on the batch
+            (t, node, count, j)
+            for t in live
+            for j, (node, count) in enumerate(_expansions(t, step, settings))
+            if _budget(node, sampling) > 0
+        ]
         requests = [
             _request(t, node, count, j, step=step, last=last, settings=settings,
                      sampling=sampling, seed=seed)
-            for j, (t, node, count) in enumerate(plan)
+            for t, node, count, j in plan
         ]
         outputs = policy.generate(requests) if requests else []
         children: list[tuple[Tree, Node]] = []
-        for (t, node, _), completions in zip(plan, outputs, strict=True):
+        for (t, node, _, _), completions in zip(plan, outputs, strict=True):
             t.usage += Usage.of(completions, num_parameters=policy.num_parameters)
             children += [(t, child) for c in completions if (child := _child(t, node, c))]
         _score(children, prm, settings.aggregation)
