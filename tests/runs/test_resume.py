@@ -24,7 +24,7 @@ RECIPE = {
     "name": "resume",
     "seed": 3,
     "prm": "mini-oracle",
-    "data": {"dataset": "mini-500", "limit": 12},
+    "data": {"dataset": "mini-500", "limit": 8},
     "policy": {"model": "mini-policy-s", "max_tokens": 96},
     "batch_problems": 2,
     "analysis": {"resamples": 10, "plots": False},
@@ -33,7 +33,7 @@ RECIPE = {
         {"name": "beam_search", "n": 4, "max_steps": 8, "step_max_tokens": 40},
     ],
 }
-TOTAL = 12 * 2
+TOTAL = 8 * 2
 
 
 def stored(db: Path) -> int:
@@ -95,7 +95,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert list(got) == list(want) == ["best_of_n@4", "beam_search@4"]
     for label in want:
         assert [r.problem_id for r in got[label]] == [r.problem_id for r in want[label]]
-        assert len(got[label]) == 12  # none lost, none twice
+        assert len(got[label]) == 8  # none lost, none twice
         assert got[label] == want[label]
     assert metrics_without_wall_time(killed) == metrics_without_wall_time(clean)
 

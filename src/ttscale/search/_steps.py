@@ -39,6 +39,8 @@ from ttscale.types import (
 )
 
 STEP_SEPARATOR = "\n\n"
+Scored = tuple[tuple[float, ...] | None, str | None, Usage]
+"""A solution's rewards (None when unusable), why unusable, and the PRM's usage."""
 
 
 def solution_steps(text: str) -> tuple[str, ...]:
@@ -46,9 +48,7 @@ def solution_steps(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(STEP_SEPARATOR) if s.strip())
 
 
-def score_solutions(
-    prm: ProcessRewardModel, requests: Sequence[ScoreRequest]
-) -> list[tuple[tuple[float, ...] | None, str | None, Usage]]:
+def score_solutions(prm: ProcessRewardModel, requests: Sequence[ScoreRequest]) -> list[Scored]:
     """(rewards or None, why not, usage) per request, from one ``prm.score`` call.
 
     A solution whose rewards do not match its steps one to one is a per-sample failure (None
@@ -65,7 +65,7 @@ def score_solutions(
             f"PRM {prm.name!r} returned {len(results)} results for {len(requests)} solutions; "
             "it must return one StepScores per request"
         )
-    out: list[tuple[tuple[float, ...] | None, str | None, Usage]] = []
+    out: list[Scored] = []
     for request, result in zip(requests, results, strict=True):
         if result.error is not None:
             out.append((None, result.error, result.usage))

@@ -15,10 +15,10 @@ from ttscale.config import BestOfNConfig, PolicyConfig
 from ttscale.data.extraction import extract_answer
 from ttscale.engines.base import LLMEngine
 from ttscale.rewards.base import ProcessRewardModel, ScoreRequest
-from ttscale.search._steps import describe_failures, score_solutions, solution_steps
+from ttscale.search._steps import Scored, describe_failures, score_solutions, solution_steps
 from ttscale.search.prompting import derive_seed, problem_messages
-from ttscale.search.selection import reduce_rewards, rule_parts
-from ttscale.types import Candidate, GenerationRequest, Problem, SearchResult, Usage
+from ttscale.search.selection import Reduction, reduce_rewards, rule_parts
+from ttscale.types import Candidate, Completion, GenerationRequest, Problem, SearchResult, Usage
 
 
 def best_of_n(
@@ -58,22 +58,33 @@ def best_of_n(
     )
     by_sample = dict(zip(finished, scored, strict=True))
     how = rule_parts(cfg.selection)[0] or "last"
-    results = []
-    for i, (problem, completions) in enumerate(zip(problems, outputs, strict=True)):
-        candidates, prm_usage, errors = [], Usage(), []
-        for j, c in enumerate(completions):
-            rewards, error, usage = by_sample.get((i, j), (None, None, Usage()))
-            prm_usage += usage
-            errors += [error] if error else []
-            score = reduce_rewards(rewards, how) if rewards is not None else None
-            candidates.append(
-                Candidate(c.text, extract_answer(c.text), c.finish_reason, score, rewards, j)
-            )
-        usage = Usage.of(completions, num_parameters=policy.num_parameters)
-        failure = describe_failures(errors, len(completions))
-        if all(c.finish_reason == "length" for c in completions):
-            failure = f"no finished candidate: all {len(completions)} truncated at max_tokens"
-        results.append(
-            SearchResult(problem, None, tuple(candidates), usage, prm_usage, failure)
+    return [
+        _result(problem, completions, [by_sample.get((i, j)) for j in range(len(completions))],
+                how=how, num_parameters=policy.num_parameters)
+        for i, (problem, completions) in enumerate(zip(problems, outputs, strict=True))
+    ]
+
+
+def _result(
+    problem: Problem,
+    completions: list[Completion],
+    scores: list[Scored | None],
+    *,
+    how: Reduction,
+    num_parameters: int,
+) -> SearchResult:
+    """One problem's N candidates (sample j is group j), its PRM usage and failures."""
+    candidates, prm_usage, errors = [], Usage(), []
+    for j, (c, scored) in enumerate(zip(completions, scores, strict=True)):
+        rewards, error, usage = scored or (None, None, Usage())
+        prm_usage += usage
+        errors += [error] if error else []
+        score = reduce_rewards(rewards, how) if rewards is not None else None
+        candidates.append(
+            Candidate(c.text, extract_answer(c.text), c.finish_reason, score, rewards, j)
         )
-    return results
+    failure = describe_failures(errors, len(completions))
+    if all(c.finish_reason == "length" for c in completions):
+        failure = f"no finished candidate: all {len(completions)} truncated at max_tokens"
+    usage = Usage.of(completions, num_parameters=num_parameters)
+    return SearchResult(problem, None, tuple(candidates), usage, prm_usage, failure)

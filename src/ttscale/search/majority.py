@@ -26,8 +26,9 @@ def majority(
 ) -> list[SearchResult]:
     """Sample ``cfg.n`` solutions for every problem in one batched call.
 
-    The selected answer is left to :func:`ttscale.search.voting.majority_vote`, which needs the
-    grader's equivalence classes; here ``answer`` is None until the runner votes.
+    The selected answer is left to the runner's "majority" rule (``search.selection``), which
+    needs the grader's equivalence classes; here ``answer`` is None until the runner votes.
+    Sample j is group j, so smaller N are estimated by subsampling this run.
     """
     requests = [
         GenerationRequest(
