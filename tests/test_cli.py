@@ -15,6 +15,8 @@ runner = CliRunner()
         ["run"],
         ["config"],
         ["ls"],
+        ["report"],
+        ["export"],
         ["mini"],
         ["mini", "train-policy"],
         ["processbench"],
@@ -31,6 +33,7 @@ def test_config_prints_the_resolved_recipe():
     result = runner.invoke(app, ["config", "mini", "--set", "strategies.1.n=3"])
     assert result.exit_code == 0
     assert "n: 3" in result.output and "dataset: mini-500" in result.output
+    assert "name: mini-prm" in result.output
 
 
 def test_config_schema_is_json_with_field_docs():
@@ -43,6 +46,8 @@ def test_config_schema_is_json_with_field_docs():
     ("what", "expected"),
     [
         ("strategies", "majority"),
+        ("strategies", "beam_search"),
+        ("prms", "mini-oracle"),
         ("engines", "transformers"),
         ("datasets", "math500"),
         ("recipes", "mini"),
@@ -60,22 +65,42 @@ def test_run_solves_grades_and_stores_then_resumes(tmp_path):
     args = [
         "run",
         "--limit",
-        "10",
+        "6",
         "--set",
-        "strategies.1.n=2",
+        "strategies=[{name: cot}, {name: best_of_n, n: 2}]",
+        "--set",
+        "prm=mini-oracle",
+        "--set",
+        "analysis.resamples=20",
         "--output-dir",
         str(out),
         "--no-progress",
     ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert "cot" in first.output and "majority@2" in first.output
+    assert "cot" in first.output and "best_of_n@2" in first.output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [m["problems"] for m in metrics] == [10, 10]
-    assert (out / "config.yaml").exists() and (out / "manifest.json").exists()
+    assert [m["problems"] for m in metrics] == [6, 6]
+    for name in ("config.yaml", "manifest.json", "summary.md", "accuracy_vs_n.png"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "manifest.json").read_text())["prm"]["name"] == "mini-oracle"
     second = runner.invoke(app, args)
     assert second.exit_code == 0
-    assert json.loads((out / "metrics.json").read_text())[0]["accuracy"] == metrics[0]["accuracy"]
+    assert json.loads((out / "metrics.json").read_text())[1]["accuracy"] == metrics[1]["accuracy"]
+    exported = runner.invoke(app, ["export", str(out), "--format", "jsonl"])
+    assert exported.exit_code == 0 and len((out / "results.jsonl").read_text().splitlines()) == 12
+    reported = runner.invoke(app, ["report", str(out)])
+    assert reported.exit_code == 0 and "best_of_n@2" in reported.output
+
+
+def test_a_prm_strategy_with_an_unknown_prm_is_one_line_error():
+    result = runner.invoke(app, ["run", "--set", "prm=mini-orcale", "--limit", "1",
+                                 "--set", "strategies=[{name: best_of_n, n: 2}]"])
+    _one_line_error(result, "mini-orcale", "mini-oracle")
+
+
+def test_export_of_a_folder_without_a_run_is_one_line_error(tmp_path):
+    _one_line_error(runner.invoke(app, ["export", str(tmp_path)]), "not a run folder")
 
 
 def test_run_refuses_a_folder_holding_another_config(tmp_path):
@@ -114,12 +139,14 @@ def test_unknown_dataset_is_one_line_error():
 
 
 def test_unknown_mini_model_is_one_line_error():
-    _one_line_error(runner.invoke(app, ["run", "--policy", "mini-policy-xl"]), "mini-policy-s")
+    result = runner.invoke(app, ["run", "--policy", "mini-policy-xl", "--set", "prm=mini-oracle"])
+    _one_line_error(result, "mini-policy-s")
 
 
 def test_missing_model_folder_is_one_line_error(tmp_path):
     missing = str(tmp_path / "no-model")
-    _one_line_error(runner.invoke(app, ["run", "--policy", missing, "--limit", "1"]), missing)
+    args = ["run", "--policy", missing, "--limit", "1", "--set", "prm=mini-oracle"]
+    _one_line_error(runner.invoke(app, args), missing)
 
 
 def test_malformed_jsonl_is_one_line_error_naming_the_line(tmp_path):

@@ -113,7 +113,35 @@ def _print_report(report: Any) -> None:
             f"{s.wall_s:.1f}",
         )
     Console(width=max(Console().width, 110)).print(table)  # never truncate the figures
-    typer.echo(f"results: {report.run_dir}")
+    typer.echo(f"results: {report.run_dir} (summary.md has curves with 95% CIs and every rule)")
+
+
+RunDirArg = Annotated[Path, typer.Argument(help="A run folder (runs/<name>-<hash>).")]
+
+
+@app.command()
+def report(run_dir: RunDirArg) -> None:
+    """Rewrite a run's metrics.json, summary.md and plots from its store (also mid-run)."""
+    from ttscale.runs.runner import report as write_report
+
+    _guard(lambda: write_report(run_dir))
+    typer.echo((run_dir / "summary.md").read_text(encoding="utf-8").rstrip())
+
+
+@app.command()
+def export(
+    run_dir: RunDirArg,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, or parquet (needs pyarrow).")] = (
+        "jsonl"
+    ),
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (default RUN/results.<format>).")
+    ] = None,
+) -> None:
+    """Export every stored result, one row per (strategy, problem), candidates nested."""
+    from ttscale.runs.export import export_run
+
+    typer.echo(f"wrote {_guard(lambda: export_run(run_dir, fmt=fmt, out=out))}")
 
 
 @app.command()
@@ -137,7 +165,8 @@ def config(
 @app.command("ls")
 def list_names(
     what: Annotated[
-        str, typer.Argument(help="strategies, engines, datasets, processbench, recipes or models")
+        str,
+        typer.Argument(help="strategies, prms, engines, datasets, processbench, recipes or models"),
     ],
 ) -> None:
     """List what can be chosen by name."""
@@ -157,6 +186,10 @@ def _names(what: str) -> list[str]:
         from ttscale.engines import engines
 
         return engines.names()
+    if what == "prms":
+        from ttscale.rewards import prms
+
+        return prms.names()
     if what == "datasets":
         from ttscale.data.datasets import datasets
 
@@ -168,8 +201,8 @@ def _names(what: str) -> list[str]:
     listing = {"recipes": recipe_names, "models": shipped_models}
     if what not in listing:
         raise ConfigError(
-            f"cannot list {what!r}: allowed are strategies, engines, datasets, processbench, "
-            "recipes, models"
+            f"cannot list {what!r}: allowed are strategies, prms, engines, datasets, "
+            "processbench, recipes, models"
         )
     return listing[what]()
 

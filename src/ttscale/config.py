@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ttscale.errors import ConfigError
+from ttscale.search.selection import Reduction, SelectionRule
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 _STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -67,9 +68,160 @@ class MajorityConfig(BaseModel):
     """Majority vote over n sampled solutions, answers grouped by mathematical equivalence."""
     n: int = Field(8, ge=1)
     """Samples per problem."""
+    budgets: tuple[int, ...] = ()
+    """Smaller N also reported, by subsampling this run's samples; () = powers of 4 below n."""
+
+    @model_validator(mode="after")
+    def _check_budgets(self) -> MajorityConfig:
+        _check_budgets(self.name, self.budgets, self.n, unit=1)
+        return self
 
 
-StrategyConfig = Annotated[CoTConfig | MajorityConfig, Field(discriminator="name")]
+class BestOfNConfig(BaseModel):
+    model_config = _STRICT
+
+    name: Literal["best_of_n"] = "best_of_n"
+    """Best-of-N: n full solutions per problem, all scored by the PRM, pooled per problem."""
+    n: int = Field(16, ge=1)
+    """Samples per problem."""
+    selection: SelectionRule = "prm_last_vote"
+    """The rule behind the headline answer (metrics report every rule)."""
+    budgets: tuple[int, ...] = ()
+    """Smaller N also reported, by subsampling this run's samples; () = powers of 4 below n."""
+
+    @model_validator(mode="after")
+    def _check_budgets(self) -> BestOfNConfig:
+        _check_budgets(self.name, self.budgets, self.n, unit=1)
+        return self
+
+
+class BeamSearchConfig(BaseModel):
+    model_config = _STRICT
+
+    name: Literal["beam_search"] = "beam_search"
+    """Step-level beam search guided by the PRM; steps end at "\\n\\n"."""
+    n: int = Field(16, ge=1)
+    """N: candidates generated per round (the root's children; kept beams x beam_width after)."""
+    beam_width: int = Field(4, ge=1)
+    """M: children per kept beam; n / M beams are kept each round (4 in both papers)."""
+    semantics: Literal["paper", "refill"] = "paper"
+    """"paper": keep the top n/M, M children each, finished beams are not replaced
+    (compute-optimal TTS); "refill": n live beams every round, survivors duplicated to refill
+    (search-and-learn)."""
+    max_steps: int = Field(40, ge=1)
+    """Most rounds; the last one generates to the end of the solution."""
+    step_max_tokens: int = Field(2048, ge=1)
+    """Most new tokens of one step; a whole solution stays within policy.max_tokens."""
+    aggregation: Reduction = "last"
+    """How a partial solution's step rewards reduce to the score that ranks beams (the paper
+    uses PRM-Last)."""
+    selection: SelectionRule = "prm_last_vote"
+    """The rule behind the headline answer (metrics report every rule)."""
+
+    @model_validator(mode="after")
+    def _check_width(self) -> BeamSearchConfig:
+        _check_width(self.name, self.n, self.beam_width)
+        return self
+
+
+class DVTSConfig(BaseModel):
+    model_config = _STRICT
+
+    name: Literal["dvts"] = "dvts"
+    """Diverse verifier tree search: n / beam_width independent subtrees, pooled per problem."""
+    n: int = Field(16, ge=1)
+    """N: candidates generated per round over all subtrees of a problem."""
+    beam_width: int = Field(4, ge=1)
+    """M: the width of each subtree (children of its one kept beam per round)."""
+    max_steps: int = Field(40, ge=1)
+    """Most rounds; the last one generates to the end of the solution."""
+    step_max_tokens: int = Field(2048, ge=1)
+    """Most new tokens of one step; a whole solution stays within policy.max_tokens."""
+    aggregation: Reduction = "last"
+    """How a partial solution's step rewards reduce to the score that picks each subtree's beam."""
+    selection: SelectionRule = "prm_last_vote"
+    """The rule behind the headline answer (metrics report every rule)."""
+    budgets: tuple[int, ...] = ()
+    """Smaller N also reported, by subsampling whole subtrees; () = powers of 4 below n."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DVTSConfig:
+        _check_width(self.name, self.n, self.beam_width)
+        _check_budgets(self.name, self.budgets, self.n, unit=self.beam_width)
+        return self
+
+
+def _check_width(name: str, n: int, beam_width: int) -> None:
+    if n % beam_width:
+        raise ValueError(f"{name}: n ({n}) must be a multiple of beam_width ({beam_width})")
+
+
+def _check_budgets(name: str, budgets: tuple[int, ...], n: int, *, unit: int) -> None:
+    for b in budgets:
+        if not 1 <= b <= n or b % unit:
+            rule = f" and a multiple of beam_width ({unit})" if unit > 1 else ""
+            raise ValueError(
+                f"{name}: budget {b} is not in 1..n ({n}){rule}; a curve can only subsample "
+                "what the run generated"
+            )
+
+
+StrategyConfig = Annotated[
+    CoTConfig | MajorityConfig | BestOfNConfig | BeamSearchConfig | DVTSConfig,
+    Field(discriminator="name"),
+]
+PRM_STRATEGIES = (BestOfNConfig, BeamSearchConfig, DVTSConfig)
+"""Strategies that need a PRM (the run's `prm` section)."""
+
+
+def strategy_label(cfg: StrategyConfig) -> str:
+    """A strategy's name in the store and the tables, e.g. ``majority@8``, ``beam_search@16``.
+
+    Beam search with refill reads ``beam_search-refill@16``; a beam width other than the papers'
+    4 is appended (``dvts@16/m2``).
+    """
+    if isinstance(cfg, CoTConfig):
+        return cfg.name
+    label = f"{cfg.name}@{cfg.n}"
+    if isinstance(cfg, BeamSearchConfig) and cfg.semantics == "refill":
+        label = f"{cfg.name}-refill@{cfg.n}"
+    if isinstance(cfg, (BeamSearchConfig, DVTSConfig)) and cfg.beam_width != 4:
+        label += f"/m{cfg.beam_width}"
+    return label
+
+
+def curve_budgets(cfg: StrategyConfig) -> tuple[int, ...]:
+    """The N at which a strategy's accuracy is reported: its budgets (or powers of 4 below n)
+    and n itself. Beam search and CoT report n only: a beam search at N cannot be cut down."""
+    if not isinstance(cfg, (MajorityConfig, BestOfNConfig, DVTSConfig)):
+        return (cfg.n,) if isinstance(cfg, BeamSearchConfig) else (1,)
+    unit = cfg.beam_width if isinstance(cfg, DVTSConfig) else 1
+    chosen = cfg.budgets or tuple(4**k for k in range(12) if 4**k < cfg.n and 4**k % unit == 0)
+    return tuple(sorted({*chosen, cfg.n}))
+
+
+class PRMConfig(BaseModel):
+    model_config = _STRICT
+
+    name: str = "mini-oracle"
+    """A process reward model by registry name (`ttscale ls prms`)."""
+    model: str | None = None
+    """Its weights (a local folder or Hub id) where its registry entry does not fix them."""
+    engine: EngineConfig = EngineConfig()
+    """How the PRM model is run (the mini-oracle has no model and ignores it)."""
+    flip_rate: float = Field(0.0, ge=0.0, le=1.0)
+    """mini-oracle only: the share of step rewards flipped (seeded by the step's content), to
+    emulate an imperfect verifier; 0 is the exact oracle."""
+
+
+class AnalysisConfig(BaseModel):
+    model_config = _STRICT
+
+    resamples: int = Field(200, ge=1)
+    """Bootstrap replicates behind each curve point: subsamples of the candidates at smaller N
+    and resamples of the problems, for 95% confidence intervals."""
+    plots: bool = True
+    """Write accuracy-vs-N and accuracy-vs-FLOPs plots (PNG) into the run folder."""
 
 
 class DataConfig(BaseModel):
@@ -96,14 +248,49 @@ class RunConfig(BaseModel):
     """The policy model and how it samples."""
     strategies: tuple[StrategyConfig, ...] = (CoTConfig(), MajorityConfig())
     """Strategies to run, one after another, on the same problems."""
+    prm: PRMConfig | None = None
+    """The process reward model of Best-of-N, beam search and DVTS (a name is enough:
+    `prm: mini-oracle`); None when no strategy needs one."""
     batch_problems: int = Field(100, ge=1)
-    """Problems sent to a strategy together; results are saved after each batch."""
+    """Problems sent to a strategy together (they advance in lockstep); each problem's result
+    is committed on its own as soon as its batch is graded, so a crash loses at most the
+    batch in flight."""
     grading_timeout_s: float = Field(5.0, gt=0)
     """Per-answer timeout of the math-verify grader worker."""
+    analysis: AnalysisConfig = AnalysisConfig()
+    """Curves, confidence intervals and plots computed from the stored results."""
+
+    @field_validator("prm", mode="before")
+    @classmethod
+    def _prm_by_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_strategies(self) -> RunConfig:
+        labels = [strategy_label(s) for s in self.strategies]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"strategies: {', '.join(twice)} listed twice; give each once")
+        needy = [label for s, label in zip(self.strategies, labels, strict=True)
+                 if isinstance(s, PRM_STRATEGIES)]
+        if needy and self.prm is None:
+            raise ValueError(
+                f"strategies {', '.join(needy)} need a PRM; add a prm section "
+                "(e.g. prm: mini-oracle)"
+            )
+        return self
 
     def config_hash(self) -> str:
-        """Hash of everything that affects results (not of the run name)."""
-        payload = self.model_dump(mode="json", exclude={"name", "batch_problems"})
+        """Hash of everything that affects results (not the run name, batching or analysis)."""
+        payload = self.model_dump(
+            mode="json",
+            exclude={
+                "name": True,
+                "batch_problems": True,
+                "analysis": True,
+                "strategies": {"__all__": {"budgets"}},
+            },
+        )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -183,16 +370,22 @@ def validate_as(model: type[M], data: dict[str, Any]) -> M:
 def _describe(error: ValidationError, root: type[BaseModel]) -> str:
     first = error.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         parent = _model_at(first["loc"][:-1], root)
         allowed = ", ".join(parent.model_fields) if parent else "see `ttscale config --schema`"
         msg = f"unknown key (allowed: {allowed})"
     more = f" (+{len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
-    return f"config key {loc!r}: {msg}{more}"
+    return f"config key {loc!r}: {msg}{more}" if loc else f"config: {msg}{more}"
 
 
-_STRATEGY_MODELS: dict[str, type[BaseModel]] = {"cot": CoTConfig, "majority": MajorityConfig}
+_STRATEGY_MODELS: dict[str, type[BaseModel]] = {
+    "cot": CoTConfig,
+    "majority": MajorityConfig,
+    "best_of_n": BestOfNConfig,
+    "beam_search": BeamSearchConfig,
+    "dvts": DVTSConfig,
+}
 
 
 def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:

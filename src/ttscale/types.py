@@ -127,6 +127,9 @@ class Candidate:
     """The solution's reduced PRM score (per the strategy's reduction), when a PRM scored it."""
     step_scores: tuple[float, ...] | None = None
     """The PRM reward of every step, so any reduction/selection rule can be applied later."""
+    group: int = 0
+    """The independent unit that produced it (a BoN/majority sample index, a DVTS subtree), so
+    smaller budgets can be estimated by subsampling whole units of one large run."""
 
 
 @dataclass
@@ -137,3 +140,9 @@ class SearchResult:
     answer: str | None
     candidates: tuple[Candidate, ...]
     usage: Usage = field(default_factory=Usage)
+    """The policy's compute."""
+    prm_usage: Usage = field(default_factory=Usage)
+    """The PRM's compute, kept apart from the policy's (FLOPs are reported per model)."""
+    failure: str | None = None
+    """What went wrong for this problem, recorded rather than raised (e.g. the search ended
+    with no finished candidate, or the PRM returned the wrong number of rewards)."""

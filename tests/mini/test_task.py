@@ -87,3 +87,45 @@ def test_first_error_finds_the_first_wrong_step(solution, expected):
 def test_inexact_division_is_never_correct():
     problem = task.MiniProblem("x", 3, 10, (task.Op("/", 3),), "")
     assert not task.step_is_correct(problem, ["Step 1: 10 / 3 = 3"], 0)
+
+
+@pytest.mark.parametrize(
+    ("level", "seed", "split"),
+    [(level, seed, split) for level in range(1, 6) for seed in (0, 7, 42) for split in
+     ("test", "train")],
+)
+def test_parse_problem_reads_back_what_generate_wrote(level, seed, split):
+    problem = task.generate(level, seed, split=split)
+    parsed = task.parse_problem(problem.text)
+    assert (parsed.level, parsed.start, parsed.ops, parsed.text) == (
+        problem.level, problem.start, problem.ops, problem.text,
+    )
+    assert parsed.answer == problem.answer
+
+
+def test_parse_problem_reads_every_benchmark_problem():
+    for problem in task.benchmark_set():
+        assert task.parse_problem(problem.text).values == problem.values
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "What is 2 + 2?",
+        # a sentence no template makes
+        "Ann has 5 coins. Ann eats 2. How many coins does Ann have now?",
+        # the question names another item or person
+        "Ann has 5 coins. Ann finds 2 more. Ann finds 3 more. How many pens does Ann have now?",
+        "Ann has 5 coins. Ann finds 2 more. Ann finds 3 more. How many coins does Ben have now?",
+        # one operation: no level has so few
+        "Ann has 5 coins. Ann finds 2 more. How many coins does Ann have now?",
+        # a step for someone else
+        "Ann has 5 coins. Ben finds 2 more. Ann finds 3 more. How many coins does Ann have now?",
+    ],
+)
+def test_parse_problem_rejects_text_that_is_not_a_mini_problem(text):
+    from ttscale.errors import DataError
+
+    with pytest.raises(DataError, match="not a mini problem"):
+        task.parse_problem(text)

@@ -1,4 +1,4 @@
-"""Accuracy per difficulty level and overall, tokens and FLOPs, from stored records."""
+"""Accuracy per difficulty level and overall, tokens and FLOPs (policy and PRM), failures."""
 
 from __future__ import annotations
 
@@ -23,7 +23,15 @@ class StrategySummary:
     prompt_tokens: int
     completion_tokens: int
     flops: float
+    """The policy's FLOPs."""
     wall_s: float
+    prm_tokens: int = 0
+    prm_flops: float = 0.0
+    """The PRM's FLOPs, apart from the policy's."""
+    failures: int = 0
+    """Problems with a recorded failure (no finished candidate, unscored solutions)."""
+    no_answer: int = 0
+    """Problems where no answer could be selected."""
 
 
 def summarize(strategy: str, records: Sequence[ProblemRecord]) -> StrategySummary:
@@ -41,4 +49,8 @@ def summarize(strategy: str, records: Sequence[ProblemRecord]) -> StrategySummar
         completion_tokens=sum(r.completion_tokens for r in records),
         flops=sum(r.flops for r in records),
         wall_s=sum(r.wall_s for r in records),
+        prm_tokens=sum(r.prm_tokens for r in records),
+        prm_flops=sum(r.prm_flops for r in records),
+        failures=sum(r.failure is not None for r in records),
+        no_answer=sum(r.answer is None for r in records),
     )

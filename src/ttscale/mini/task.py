@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ttscale.errors import ConfigError
+from ttscale.errors import ConfigError, DataError
 from ttscale.types import Problem
 
 OpKind = Literal["+", "-", "*", "/"]
@@ -141,6 +141,52 @@ def generate(
     return MiniProblem(
         f"mini-{split}-L{level}-{seed}", level, start, tuple(ops), " ".join(sentences)
     )
+
+
+_START_RE = re.compile(r"^(\w+) has (\d+) (\w+)\.$")
+_QUESTION_RE = re.compile(r"^How many (\w+) does (\w+) have now\?$")
+
+
+def _sentence_patterns(person: str) -> list[tuple[re.Pattern[str], OpKind]]:
+    """Each op sentence template of ``person`` as a regex capturing the operand."""
+    return [
+        (re.compile(re.escape(t.format(p=person, x="OPERAND")).replace("OPERAND", r"(\d+)")), kind)
+        for kind, templates in _SENTENCES.items()
+        for t in templates
+    ]
+
+
+def parse_problem(text: str) -> MiniProblem:
+    """The problem :func:`generate` wrote as ``text`` (its sentences read back).
+
+    The id is ``""`` (the text does not carry it) and the level follows from the number of
+    operations, which is distinct per level. Used by the mini-oracle PRM, which sees only the
+    question text.
+
+    Raises:
+        DataError: ``text`` is not a mini problem.
+    """
+    sentences = re.split(r"(?<=[.?]) ", text.strip())
+    start = _START_RE.match(sentences[0])
+    question = _QUESTION_RE.match(sentences[-1]) if len(sentences) > 1 else None
+    if start is None or question is None or question.groups() != (start[3], start[1]):
+        raise DataError(
+            f"not a mini problem: {text[:60]!r} (expected '<name> has <n> <items>. ...')"
+        )
+    patterns = _sentence_patterns(start[1])
+    ops = [_parse_op(sentence, patterns, text) for sentence in sentences[1:-1]]
+    levels = [lv for lv, spec in LEVELS.items() if spec.num_ops == len(ops)]
+    if not levels:
+        raise DataError(f"not a mini problem: {len(ops)} operations in {text[:60]!r}")
+    return MiniProblem("", levels[0], int(start[2]), tuple(ops), text)
+
+
+def _parse_op(sentence: str, patterns: list[tuple[re.Pattern[str], OpKind]], text: str) -> Op:
+    for pattern, kind in patterns:
+        m = pattern.fullmatch(sentence)
+        if m:
+            return Op(kind, int(m[1]))
+    raise DataError(f"not a mini problem: unknown sentence {sentence!r} in {text[:60]!r}")
 
 
 def solution_steps(problem: MiniProblem) -> list[str]:

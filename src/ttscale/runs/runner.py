@@ -1,8 +1,9 @@
 """``ttscale.run(config)``: the one path from a config to graded, stored, summarised results.
 
 The CLI and Python users both call :func:`run`. Problems go to each strategy in batches of
-``batch_problems``; each batch is graded and committed to the run store before the next starts,
-so re-running the same command resumes where it stopped.
+``batch_problems`` (they advance in lockstep); as soon as a batch is graded each problem is
+committed to the run store on its own, so re-running the same command resumes where it
+stopped, and a crash loses at most the batch in flight.
 """
 
 from __future__ import annotations
@@ -11,19 +12,39 @@ import json
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ttscale.analysis.metrics import StrategySummary, summarize
-from ttscale.config import MajorityConfig, PolicyConfig, RunConfig, StrategyConfig
+from ttscale.analysis.metrics import StrategySummary
+from ttscale.config import (
+    PRM_STRATEGIES,
+    PolicyConfig,
+    PRMConfig,
+    RunConfig,
+    StrategyConfig,
+    strategy_label,
+)
 from ttscale.errors import ConfigError
-from ttscale.runs.store import ProblemRecord, RunStore
-from ttscale.search.voting import majority_vote
-from ttscale.types import Problem, SearchResult
+from ttscale.runs.judge import judge, selection_rule
+from ttscale.runs.store import RunStore
+from ttscale.types import Problem
+
+if TYPE_CHECKING:
+    from ttscale.analysis.report import StrategyReport
+
+__all__ = [
+    "RunReport",
+    "build_policy",
+    "build_prm",
+    "report",
+    "run",
+    "saved_config",
+    "strategy_label",
+]
 
 
 @dataclass(frozen=True)
@@ -34,20 +55,19 @@ class RunReport:
     summaries: tuple[StrategySummary, ...]
 
 
-def strategy_label(cfg: StrategyConfig) -> str:
-    """A strategy's name in the store and the tables, e.g. ``majority@8``."""
-    return f"{cfg.name}@{cfg.n}" if isinstance(cfg, MajorityConfig) else cfg.name
-
-
 def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = True) -> RunReport:
     """Solve, grade and store every problem with every strategy of ``config``; resume if asked.
 
+    Writes ``metrics.json``, ``summary.md`` and the plots into the run folder at the end.
+
     Raises:
         ConfigError: ``output_dir`` already holds a run of a different config.
-        DataError, EngineError: the dataset or the model cannot be loaded.
+        DataError, EngineError: the dataset or a model cannot be loaded.
     """
+    from ttscale.analysis.report import build_reports, write_outputs
     from ttscale.data.datasets import load_dataset
     from ttscale.data.grading import Grader
+    from ttscale.rewards import prms
 
     run_dir = output_dir or Path("runs") / f"{config.name}-{config.config_hash()}"
     _check_run_dir(run_dir, config)
@@ -55,11 +75,14 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
     problems = load_dataset(
         data.dataset, limit=data.limit, data_dir=Path(data.data_dir) if data.data_dir else None
     )
+    prm_cfg = config.prm if any(isinstance(s, PRM_STRATEGIES) for s in config.strategies) else None
+    if prm_cfg is not None:
+        prms.get(prm_cfg.name)  # a misspelt PRM fails before any model loads
     policy = build_policy(config.policy)
+    prm = build_prm(prm_cfg) if prm_cfg is not None else None
     _save_config(run_dir, config)  # only once inputs load, so a typo leaves no empty run folder
-    _write_manifest(run_dir, config, policy, len(problems))
+    _write_manifest(run_dir, config, policy, prm, len(problems))
     store = RunStore(run_dir / "results.sqlite")
-    summaries = []
     try:
         with Grader(config.grading_timeout_s) as grader:
             for cfg in config.strategies:
@@ -67,19 +90,44 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
                     cfg,
                     problems,
                     policy=policy,
+                    prm=prm,
                     store=store,
                     grader=grader,
                     config=config,
                     progress=progress,
                 )
-                label = strategy_label(cfg)
-                summaries.append(summarize(label, store.records(label)))
+        reports = build_reports(config, store)
     finally:
         store.close()
-    (run_dir / "metrics.json").write_text(
-        json.dumps([asdict(s) for s in summaries], indent=2) + "\n", encoding="utf-8"
-    )
-    return RunReport(run_dir, config, len(problems), tuple(summaries))
+    write_outputs(run_dir, config, reports)
+    return RunReport(run_dir, config, len(problems), tuple(r.summary for r in reports))
+
+
+def report(run_dir: Path) -> list[StrategyReport]:
+    """Rewrite a run folder's metrics.json, summary.md and plots from its store (finished or
+    interrupted).
+
+    Raises:
+        ConfigError: ``run_dir`` holds no run.
+    """
+    from ttscale.analysis.report import build_reports, write_outputs
+
+    config = saved_config(run_dir)
+    store = RunStore(run_dir / "results.sqlite")
+    try:
+        reports = build_reports(config, store)
+    finally:
+        store.close()
+    write_outputs(run_dir, config, reports)
+    return reports
+
+
+def saved_config(run_dir: Path) -> RunConfig:
+    """The config a run folder was made with."""
+    saved = run_dir / "config.yaml"
+    if not (saved.is_file() and (run_dir / "results.sqlite").is_file()):
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml and results.sqlite)")
+    return RunConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")))
 
 
 def build_policy(cfg: PolicyConfig) -> Any:
@@ -96,11 +144,27 @@ def build_policy(cfg: PolicyConfig) -> Any:
     )
 
 
+def build_prm(cfg: PRMConfig | None) -> Any:
+    """The run's PRM through the ``prms`` registry (a factory taking the ``prm`` section).
+
+    Raises:
+        ConfigError: no ``prm`` section, or an unknown PRM name.
+    """
+    from ttscale.rewards import load_prm
+
+    if cfg is None:
+        raise ConfigError("this run needs a PRM: add a prm section (e.g. prm: mini-oracle)")
+    if cfg.model is not None:
+        return load_prm(cfg.model, spec=cfg.name, device=cfg.engine.device, dtype=cfg.engine.dtype)
+    return load_prm(cfg.name, device=cfg.engine.device, dtype=cfg.engine.dtype, cfg=cfg)
+
+
 def _run_strategy(
     cfg: StrategyConfig,
     problems: Sequence[Problem],
     *,
     policy: Any,
+    prm: Any,
     store: RunStore,
     grader: Any,
     config: RunConfig,
@@ -121,66 +185,22 @@ def _run_strategy(
         unit="problem",
         disable=not progress,
     )
+    began, tokens = time.perf_counter(), 0
     for start in range(0, len(todo), config.batch_problems):
         batch = todo[start : start + config.batch_problems]
-        began = time.perf_counter()
+        batch_began = time.perf_counter()
         results = strategy(
-            batch, policy=policy, prm=None, cfg=cfg, sampling=config.policy, seed=config.seed
+            batch, policy=policy, prm=prm, cfg=cfg, sampling=config.policy, seed=config.seed
         )
-        wall = time.perf_counter() - began
-        records = _grade(label, results, grader, wall_per_problem=wall / len(batch))
-        store.write(records)
-        bar.update(len(batch))
-        tokens = sum(r.completion_tokens for r in records)
-        bar.set_postfix(tok_per_s=f"{tokens / max(wall, 1e-9):.0f}")
+        wall = (time.perf_counter() - batch_began) / len(batch)
+        for record in judge(
+            label, results, grader, rule=selection_rule(cfg), wall_per_problem=wall
+        ):
+            store.write([record])  # one commit per problem
+            tokens += record.completion_tokens + record.prm_tokens
+            bar.update(1)
+            bar.set_postfix(tok_per_s=f"{tokens / max(time.perf_counter() - began, 1e-9):.0f}")
     bar.close()
-
-
-def _grade(
-    label: str, results: list[SearchResult], grader: Any, *, wall_per_problem: float
-) -> list[ProblemRecord]:
-    """Select each answer (majority vote where the strategy left it open) and grade it.
-
-    Every candidate is graded once, in one batch; the selected answer is one of them, so its
-    verdict is looked up rather than sent to the grader a second time.
-    """
-    golds = [r.problem.answer for r in results]
-    flat = [(i, c.answer) for i, r in enumerate(results) for c in r.candidates]
-    verdicts: list[dict[str | None, bool]] = [{} for _ in results]
-    for (i, answer), ok in zip(
-        flat, grader.is_correct([a for _, a in flat], [golds[i] for i, _ in flat]), strict=True
-    ):
-        verdicts[i][answer] = ok
-    answers = [
-        r.answer if r.answer is not None else majority_vote(r.candidates, grader.cluster)
-        for r in results
-    ]
-    unseen = [i for i, a in enumerate(answers) if a not in verdicts[i]]
-    for i, ok in zip(
-        unseen,
-        grader.is_correct([answers[i] for i in unseen], [golds[i] for i in unseen]),
-        strict=True,
-    ):
-        verdicts[i][answers[i]] = ok
-    correct = [verdicts[i][a] for i, a in enumerate(answers)]
-    any_ok = [any(v.values()) for v in verdicts]
-    return [
-        ProblemRecord(
-            label,
-            r.problem.id,
-            r.problem.level,
-            r.problem.answer,
-            answer,
-            ok,
-            anyok,
-            r.usage.prompt_tokens,
-            r.usage.completion_tokens,
-            r.usage.flops,
-            wall_per_problem,
-            r.candidates,
-        )
-        for r, answer, ok, anyok in zip(results, answers, correct, any_ok, strict=True)
-    ]
 
 
 def _check_run_dir(run_dir: Path, config: RunConfig) -> None:
@@ -188,8 +208,7 @@ def _check_run_dir(run_dir: Path, config: RunConfig) -> None:
     saved = run_dir / "config.yaml"
     if not saved.exists():
         return
-    previous = yaml.safe_load(saved.read_text(encoding="utf-8"))
-    if RunConfig.model_validate(previous).config_hash() != config.config_hash():
+    if saved_config(run_dir).config_hash() != config.config_hash():
         raise ConfigError(
             f"output dir {run_dir} holds a run with a different config; "
             "choose another --output-dir or delete it"
@@ -203,7 +222,7 @@ def _save_config(run_dir: Path, config: RunConfig) -> None:
         saved.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), "utf-8")
 
 
-def _write_manifest(run_dir: Path, config: RunConfig, policy: Any, problems: int) -> None:
+def _write_manifest(run_dir: Path, config: RunConfig, policy: Any, prm: Any, problems: int) -> None:
     import torch
     import transformers
 
@@ -217,6 +236,7 @@ def _write_manifest(run_dir: Path, config: RunConfig, policy: Any, problems: int
         "seed": config.seed,
         "problems": problems,
         "policy": {"name": policy.name, "parameters": policy.num_parameters},
+        "prm": None if prm is None else {"name": prm.name, "parameters": prm.num_parameters},
         "versions": {
             "ttscale": ttscale.__version__,
             "python": platform.python_version(),

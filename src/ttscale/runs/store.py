@@ -1,8 +1,9 @@
-"""The run store: one SQLite file of per-problem results, written as each batch finishes.
+"""The run store: one SQLite file of per-problem results, each committed on its own.
 
-WAL mode and one transaction per batch mean a crash (even ``kill -9``) loses at most the batch
-in flight, never a finished one, and a primary key on (strategy, problem) means a resumed run
-cannot duplicate a problem.
+WAL mode and one transaction per problem mean a crash (even ``kill -9``) loses no problem that
+was written, and a primary key on (strategy, problem) means a resumed run cannot duplicate one.
+Every candidate is stored with its answer class and verdict, so curves, every selection rule
+and pass@k are recomputed from the store without a grader.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ttscale.errors import DataError
 from ttscale.types import Candidate
 
 _SCHEMA = """
@@ -29,9 +31,15 @@ CREATE TABLE IF NOT EXISTS results (
     flops REAL NOT NULL,
     wall_s REAL NOT NULL,
     candidates TEXT NOT NULL,
+    prm_tokens INTEGER NOT NULL,
+    prm_flops REAL NOT NULL,
+    classes TEXT NOT NULL,
+    verdicts TEXT NOT NULL,
+    failure TEXT,
     PRIMARY KEY (strategy, problem_id)
 )
 """
+_COLUMNS = 17
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,16 @@ class ProblemRecord:
     wall_s: float
     """This problem's share of its batch's wall time."""
     candidates: tuple[Candidate, ...]
+    prm_tokens: int = 0
+    """Tokens the PRM read and wrote for this problem."""
+    prm_flops: float = 0.0
+    """The PRM's FLOPs (2 x its parameters x its tokens), apart from the policy's ``flops``."""
+    classes: tuple[int, ...] = ()
+    """Each candidate's answer equivalence class (math-verify), -1 when it has no answer."""
+    verdicts: tuple[bool, ...] = ()
+    """Whether each candidate's answer is right."""
+    failure: str | None = None
+    """What went wrong for this problem (no finished candidate, unscored solutions)."""
 
 
 class RunStore:
@@ -63,14 +81,21 @@ class RunStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        columns = len(self._db.execute("PRAGMA table_info(results)").fetchall())
+        if columns != _COLUMNS:
+            self._db.close()
+            raise DataError(
+                f"{path} was written by another ttscale version ({columns} columns, expected "
+                f"{_COLUMNS}); use another --output-dir or delete that run"
+            )
 
     def done_ids(self, strategy: str) -> set[str]:
         rows = self._db.execute("SELECT problem_id FROM results WHERE strategy = ?", (strategy,))
         return {r[0] for r in rows}
 
     def write(self, records: Iterable[ProblemRecord]) -> None:
-        """Insert a batch atomically; a problem already stored is left as it was."""
-        rows = [
+        """Commit each problem on its own; a problem already stored is left as it was."""
+        for row in (
             (
                 r.strategy,
                 r.problem_id,
@@ -84,13 +109,25 @@ class RunStore:
                 r.flops,
                 r.wall_s,
                 json.dumps([asdict(c) for c in r.candidates]),
+                r.prm_tokens,
+                r.prm_flops,
+                json.dumps(r.classes),
+                json.dumps(r.verdicts),
+                r.failure,
             )
             for r in records
-        ]
-        with self._db:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows
-            )
+        ):
+            with self._db:
+                self._db.execute(
+                    f"INSERT OR IGNORE INTO results VALUES ({','.join('?' * _COLUMNS)})", row
+                )
+
+    def strategies(self) -> list[str]:
+        """Labels with at least one stored problem, in the order first written."""
+        rows = self._db.execute(
+            "SELECT strategy FROM results GROUP BY strategy ORDER BY MIN(rowid)"
+        )
+        return [r[0] for r in rows]
 
     def records(self, strategy: str) -> list[ProblemRecord]:
         rows = self._db.execute(
@@ -103,7 +140,9 @@ class RunStore:
 
 
 def _record(row: tuple) -> ProblemRecord:
-    cands = tuple(Candidate(**c) for c in json.loads(row[11]))
+    cands = tuple(
+        Candidate(**{**c, "step_scores": _floats(c["step_scores"])}) for c in json.loads(row[11])
+    )
     return ProblemRecord(
         row[0],
         row[1],
@@ -117,4 +156,14 @@ def _record(row: tuple) -> ProblemRecord:
         row[9],
         row[10],
         cands,
+        row[12],
+        row[13],
+        tuple(json.loads(row[14])),
+        tuple(bool(v) for v in json.loads(row[15])),
+        row[16],
     )
+
+
+def _floats(values: list[float] | None) -> tuple[float, ...] | None:
+    """JSON gives lists back; Candidate holds tuples (so records compare equal)."""
+    return None if values is None else tuple(values)

@@ -26,8 +26,9 @@ def majority(
 ) -> list[SearchResult]:
     """Sample ``cfg.n`` solutions for every problem in one batched call.
 
-    The selected answer is left to :func:`ttscale.search.voting.majority_vote`, which needs the
-    grader's equivalence classes; here ``answer`` is None until the runner votes.
+    The selected answer is left to the runner's "majority" rule (``search.selection``), which
+    needs the grader's equivalence classes; here ``answer`` is None until the runner votes.
+    Sample j is group j, so smaller N are estimated by subsampling this run.
     """
     requests = [
         GenerationRequest(
@@ -44,7 +45,8 @@ def majority(
     results = []
     for problem, completions in zip(problems, policy.generate(requests), strict=True):
         candidates = tuple(
-            Candidate(c.text, extract_answer(c.text), c.finish_reason) for c in completions
+            Candidate(c.text, extract_answer(c.text), c.finish_reason, group=j)
+            for j, c in enumerate(completions)
         )
         usage = Usage.of(completions, num_parameters=policy.num_parameters)
         results.append(SearchResult(problem, None, candidates, usage))
