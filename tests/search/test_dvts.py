@@ -32,7 +32,8 @@ def test_dvts_grows_n_over_m_subtrees_of_width_m_in_lockstep(policy_spy, prm_spy
 def test_dvts_subtrees_differ(mini_policy, prm_spy, mixed_problems):
     dvts = strategies.get("dvts")
     cfg = DVTSConfig(n=8, beam_width=2, max_steps=10, step_max_tokens=40)
-    results = dvts(mixed_problems[2:4], policy=mini_policy, prm=prm_spy, cfg=cfg,
-                   sampling=SAMPLING, seed=0)
+    hot = PolicyConfig(max_tokens=120, temperature=1.0)  # level 3: where samples can differ
+    results = dvts(mixed_problems[4:6], policy=mini_policy, prm=prm_spy, cfg=cfg,
+                   sampling=hot, seed=0)
     streams = {c.text for r in results for c in r.candidates}
     assert len(streams) > len(results)  # independent subtrees, not copies of one
