@@ -261,10 +261,10 @@ def run_processbench(
     from tqdm import tqdm
 
     from ttscale.data.processbench import load_processbench
-    from ttscale.rewards import prms
+    from ttscale.rewards import load_prm
 
     samples = load_processbench(data, limit=limit)
-    prm = prms.get(prm_name)()
+    prm = load_prm(prm_name)
     with tqdm(total=len(samples), desc=f"processbench {prm_name}", disable=not progress) as bar:
 
         def advance(done: int) -> None:
