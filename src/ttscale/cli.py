@@ -379,36 +379,10 @@ def optimal(
     ] = None,
 ) -> None:
     """Compute-optimal TTS over finished runs: per-bin choice, efficiency gain, online selector."""
-    from ttscale.analysis.optimal_runs import load_runs, optimal_report, plot_bins
+    from ttscale.analysis.optimal_runs import load_runs, optimal_report, plot_bins, print_report
 
     outcomes, pass1, probes = _guard(lambda: load_runs(runs, probe=probe))
     report = _guard(lambda: optimal_report(outcomes, pass1, probes))
-    _print_optimal(report)
+    print_report(report)
     if plot_dir is not None:
         typer.echo(f"plot: {plot_bins(outcomes, pass1, plot_dir)}")
-
-
-def _print_optimal(report: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"configurations (bins: {report.bin_sizes})")
-    for column in ("configuration", "accuracy", "FLOPs/problem"):
-        table.add_column(column)
-    for p in report.configs:
-        table.add_row(p.config, f"{100 * p.accuracy:.1f}", f"{p.flops:.3g}")
-    Console().print(table)
-    choices = Table(title="compute-optimal choice per bin and budget")
-    for column in ("bin", "budget", "choice", "accuracy"):
-        choices.add_column(column)
-    for c in report.choices:
-        name, acc = (c.choice.config, f"{100 * c.choice.accuracy:.1f}") if c.choice else ("-", "-")
-        choices.add_row(c.bin, f"{c.budget:.3g}", name, acc)
-    Console().print(choices)
-    gain = report.efficiency_gain
-    typer.echo(f"efficiency gain over majority: {'n/a' if gain is None else f'{gain:.1f}x'}")
-    for label, p in (("online selector", report.online), ("oracle per-bin", report.oracle),
-                     ("best single", report.best_single)):  # fmt: skip
-        if p is not None:
-            typer.echo(f"{label:16s} at budget {report.budget:.3g}: {100 * p.accuracy:.1f}% "
-                       f"({p.flops:.3g} FLOPs/problem)")  # fmt: skip

@@ -163,3 +163,36 @@ def plot_bins(outcomes: list[Outcome], pass1: dict[str, float], out: Path) -> Pa
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def print_report(report: OptimalReport) -> None:
+    """The tables and figures `ttscale optimal` prints."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"configurations (bins: {report.bin_sizes})")
+    for column in ("configuration", "accuracy", "FLOPs/problem"):
+        table.add_column(column)
+    for p in report.configs:
+        table.add_row(p.config, f"{100 * p.accuracy:.1f}", f"{p.flops:.3g}")
+    Console().print(table)
+    choices = Table(title="compute-optimal choice per bin and budget")
+    for column in ("bin", "budget", "choice", "accuracy"):
+        choices.add_column(column)
+    for c in report.choices:
+        name, acc = (c.choice.config, f"{100 * c.choice.accuracy:.1f}") if c.choice else ("-", "-")
+        choices.add_row(c.bin, f"{c.budget:.3g}", name, acc)
+    Console().print(choices)
+    gain = report.efficiency_gain
+    print(f"efficiency gain over majority: {'n/a' if gain is None else f'{gain:.1f}x'}")
+    rows: list[tuple[str, Point | None]] = [
+        ("online selector", report.online),
+        ("oracle per-bin", report.oracle),
+        ("best single", report.best_single),
+    ]
+    for label, q in rows:
+        if q is not None:
+            print(
+                f"{label:16s} at budget {report.budget:.3g}: {100 * q.accuracy:.1f}% "
+                f"({q.flops:.3g} FLOPs/problem)"
+            )
