@@ -10,7 +10,16 @@ runner = CliRunner()
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["run"], ["config"], ["ls"], ["mini"], ["mini", "train-policy"]],
+    [
+        [],
+        ["run"],
+        ["config"],
+        ["ls"],
+        ["mini"],
+        ["mini", "train-policy"],
+        ["processbench"],
+        ["mini", "build-processbench"],
+    ],
 )
 def test_help_works_for_every_command(args):
     result = runner.invoke(app, [*args, "--help"])
@@ -38,6 +47,7 @@ def test_config_schema_is_json_with_field_docs():
         ("datasets", "math500"),
         ("recipes", "mini"),
         ("models", "mini-policy-s"),
+        ("processbench", "mini-processbench"),
     ],
 )
 def test_ls_lists_registered_names(what, expected):

@@ -136,7 +136,9 @@ def config(
 
 @app.command("ls")
 def list_names(
-    what: Annotated[str, typer.Argument(help="strategies, engines, datasets, recipes or models")],
+    what: Annotated[
+        str, typer.Argument(help="strategies, engines, datasets, processbench, recipes or models")
+    ],
 ) -> None:
     """List what can be chosen by name."""
     typer.echo("\n".join(_guard(lambda: _names(what))))
@@ -159,10 +161,15 @@ def _names(what: str) -> list[str]:
         from ttscale.data.datasets import datasets
 
         return datasets.names()
+    if what == "processbench":
+        from ttscale.data.processbench import processbench_sets
+
+        return processbench_sets.names()
     listing = {"recipes": recipe_names, "models": shipped_models}
     if what not in listing:
         raise ConfigError(
-            f"cannot list {what!r}: allowed are strategies, engines, datasets, recipes, models"
+            f"cannot list {what!r}: allowed are strategies, engines, datasets, processbench, "
+            "recipes, models"
         )
     return listing[what]()
 
@@ -239,3 +246,89 @@ def train_prm(
     )
     typer.echo(json.dumps(info, indent=2))
     typer.echo(f"saved: {target}")
+
+
+@app.command()
+def processbench(
+    prm: Annotated[str, typer.Option(help="A registered PRM name, e.g. mini-prm.")],
+    data: Annotated[
+        str,
+        typer.Option(
+            help="mini-processbench, processbench, processbench:<subset> or a ProcessBench .jsonl"
+        ),
+    ] = "mini-processbench",
+    limit: Annotated[int | None, typer.Option(help="Score the first N samples per subset.")] = None,
+    stop_at_gold: Annotated[
+        bool, typer.Option(help="Stop scoring at the gold first-error step (same F1, fewer steps).")
+    ] = False,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Folder for results.json (default runs/processbench-…).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """ProcessBench F1 of a PRM: error/correct accuracy and F1 per subset, and their mean."""
+    from ttscale.analysis.processbench import run_processbench
+
+    report, path = _guard(
+        lambda: run_processbench(
+            prm,
+            data,
+            limit=limit,
+            stop_at_gold=stop_at_gold,
+            output_dir=output_dir,
+            progress=progress and sys.stderr.isatty(),
+        )
+    )
+    _print_processbench(report, data)
+    typer.echo(f"results: {path}")
+
+
+def _print_processbench(report: Any, data: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ProcessBench F1: {report.prm} on {data}")
+    for col in ("subset", "n", "error acc", "correct acc", "F1", "failed"):
+        table.add_column(col, justify="left" if col == "subset" else "right")
+    for s in report.subsets:
+        table.add_row(
+            s.subset,
+            str(s.samples),
+            f"{100 * s.error_acc:.1f}",
+            f"{100 * s.correct_acc:.1f}",
+            f"{100 * s.f1:.1f}",
+            str(s.failures),
+        )
+    table.add_row(
+        "Avg",
+        str(len(report.outcomes)),
+        "",
+        "",
+        f"{100 * report.average_f1:.1f}",
+        str(report.failures),
+        style="bold",
+    )
+    Console(width=max(Console().width, 100)).print(table)
+    typer.echo(f"steps sent {report.steps_sent:,}, scored {report.steps_scored:,}")
+
+
+@mini_app.command("build-processbench")
+def build_processbench(
+    out: Annotated[
+        Path | None, typer.Option(help="Output .jsonl (default: the package's shipped file).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Sampling and selection seed.")] = 0,
+    per_class: Annotated[int, typer.Option(help="Right and wrong solutions per level.")] = 50,
+) -> None:
+    """Sample the mini policies and write mini-processbench with exact first-error labels."""
+    from dataclasses import asdict
+
+    from ttscale.mini.processbench import DEFAULT_PATH, BuildSettings, build, write_jsonl
+
+    settings = BuildSettings(seed=seed, per_class=per_class)
+    report = _guard(lambda: build(settings, progress=sys.stderr.isatty()))
+    path = write_jsonl(report.solutions, out or DEFAULT_PATH)
+    pools = {name: asdict(pool) for name, pool in report.pools.items()}
+    typer.echo(json.dumps({"pools": pools, "left_out": report.left_out}, indent=1))
+    typer.echo(f"kept {len(report.solutions)} solutions")
+    typer.echo(f"saved: {path}")
