@@ -249,6 +249,49 @@ def train_prm(
 
 
 @app.command()
+def synthesize(
+    labels: Annotated[Path, typer.Option(help="Labels JSONL written by `ttscale label`.")],
+    out: Annotated[Path, typer.Option(help="SFT conversations JSONL to write.")],
+    sandbox: Annotated[str, typer.Option(help="Sandbox backend (bwrap, rlimits-only).")] = "bwrap",
+) -> None:
+    """Teacher rationales with executed code per step, consensus filter vs RPE, SFT export."""
+    from ttscale.labeling.rationales import synthesize_file
+    from ttscale.sandbox import SandboxConfig
+
+    report = _guard(
+        lambda: synthesize_file(labels, out, sandbox_cfg=SandboxConfig(backend=sandbox))
+    )
+    typer.echo(
+        f"{report.solutions} solutions, kept {report.kept} ({100 * report.kept_share:.1f}%) "
+        f"by consensus: {report.out_path}"
+    )
+
+
+@train_app.command("genprm")
+def train_genprm(
+    sft: Annotated[Path, typer.Option(help="Conversations JSONL written by `ttscale synthesize`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the package's mini-genprm).")
+    ] = None,
+    init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
+    epochs: Annotated[int, typer.Option(help="Passes over the conversations.")] = 6,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+) -> None:
+    """Train the miniature GenPRM: SFT on assistant tokens of the rationale conversations."""
+    from ttscale.mini.models import model_path
+    from ttscale.training.genprm import GenPRMTrainSettings
+    from ttscale.training.genprm import train_genprm as train
+
+    target = out or model_path("mini-genprm")
+    settings = _guard(lambda: GenPRMTrainSettings(epochs=epochs, seed=seed))
+    info = _guard(
+        lambda: train(sft, target, init=init, settings=settings, progress=sys.stderr.isatty())
+    )
+    typer.echo(json.dumps(info, indent=2))
+    typer.echo(f"saved: {target}")
+
+
+@app.command()
 def processbench(
     prm: Annotated[str, typer.Option(help="A registered PRM name, e.g. mini-prm.")],
     data: Annotated[
@@ -265,6 +308,7 @@ def processbench(
         Path | None, typer.Option(help="Folder for results.json (default runs/processbench-…).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    maj: Annotated[int, typer.Option(help="Maj@N for a generative PRM (N rationales/step).")] = 1,
 ) -> None:
     """ProcessBench F1 of a PRM: error/correct accuracy and F1 per subset, and their mean."""
     from ttscale.analysis.processbench import run_processbench
@@ -277,6 +321,7 @@ def processbench(
             stop_at_gold=stop_at_gold,
             output_dir=output_dir,
             progress=progress and sys.stderr.isatty(),
+            maj=maj,
         )
     )
     _print_processbench(report, data)

@@ -28,6 +28,9 @@ for _name, _attr in (
     ("qwen2.5-math-prm-72b", "QWEN_PRM_72B"),
 ):
     prms.register(_name, f"ttscale.rewards.specs:{_attr}")
+# GenPRM entries are factories (``factory(maj=N)``), not classifier specs
+prms.register("mini-genprm", "ttscale.rewards.genprm:mini_genprm")
+prms.register("genprm", "ttscale.rewards.genprm:genprm_7b")
 
 
 def load_prm(

@@ -92,6 +92,8 @@ class Verified:
 
     scores: StepScores
     rationales: tuple[str, ...]
+    sample_rewards: tuple[tuple[float, ...], ...] = ()
+    """Every sample's own reward per scored step (Maj@N averages these)."""
 
 
 @dataclass
@@ -157,10 +159,10 @@ class GenPRM:
             while live:
                 self._tick([r for r in runs if r.solution in live], requests, usage)
                 self._finish_steps(runs, requests, means, live)
-        firsts = [r for r in runs if r.sample == 0]
+        per = [tuple(tuple(r.rewards) for r in runs if r.solution == j) for j in range(len(requests))]
         return [
-            Verified(self._scores(r, m, u), tuple(f.rationales))
-            for r, m, u, f in zip(requests, means, usage, firsts, strict=True)
+            Verified(self._scores(r, m, u), tuple(runs[j * self.cfg.maj].rationales), per[j])
+            for j, (r, m, u) in enumerate(zip(requests, means, usage, strict=True))
         ]
 
     def _executor(self, stack: ExitStack) -> Callable[[str], str] | None:
@@ -296,3 +298,13 @@ def load_genprm(
     renderer = None if cfg.chat_form == "continue" else HFChatRenderer(path)
     return GenPRM(engine, tokens=reward_tokens(tokenizer), cfg=cfg, sandbox=sandbox,
                   renderer=renderer)  # fmt: skip
+
+
+def mini_genprm(*, maj: int = 1, ablation: Ablation = "full") -> GenPRM:
+    """The shipped miniature GenPRM on CPU (registered as "mini-genprm")."""
+    return load_genprm("mini-genprm", cfg=GenPRMConfig(maj=maj, ablation=ablation), device="cpu")
+
+
+def genprm_7b(*, maj: int = 1, model: str = "GenPRM/GenPRM-7B") -> GenPRM:
+    """GenPRM-7B (or another GenPRM checkpoint) in the ``main`` chat form (registered "genprm")."""
+    return load_genprm(model, cfg=GenPRMConfig(maj=maj, chat_form="main"))
