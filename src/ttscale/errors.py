@@ -30,3 +30,19 @@ class GradingError(TTScaleError):
 
 class SandboxError(TTScaleError):
     """Code execution was refused or the sandbox itself failed."""
+
+
+class SandboxUnavailableError(SandboxError):
+    """The isolation a sandbox backend requires is missing, so it refuses to run code."""
+
+
+class SandboxTimeoutError(SandboxError):
+    """A code block ran past its wall-clock deadline and was killed (distinct from a kill)."""
+
+
+class SandboxKilledError(SandboxError):
+    """The sandbox killed a code block (a signal, an output flood) or its worker died."""
+
+
+class SandboxCodeError(SandboxError):
+    """Sandboxed code raised, exited, or there was no code to run."""
