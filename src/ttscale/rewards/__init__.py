@@ -1,8 +1,9 @@
 """Process reward models: the protocol, step-score aggregation, classifier PRM specs, GenPRM.
 
 PRMs are chosen by name through :data:`prms` (lazy targets, so importing this is cheap). A
-classifier PRM's entry is its :class:`~ttscale.rewards.specs.PRMSpec`; :func:`load_prm` builds
-the model for a name, or for any folder / Hub id read with a named spec.
+classifier PRM's entry is its :class:`~ttscale.rewards.specs.PRMSpec`; any other PRM (GenPRM,
+the mini oracle) registers a factory that takes no arguments. :func:`load_prm` is the one way
+to build a PRM: by name, or any folder / Hub id read with a named spec.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ttscale.errors import ConfigError
 from ttscale.registry import Registry
 
 if TYPE_CHECKING:
-    from ttscale.rewards.classifier import ClassifierPRM
+    from ttscale.rewards.base import ProcessRewardModel
 
 prms: Registry = Registry("prm")
 for _name, _attr in (
@@ -40,8 +41,8 @@ def load_prm(
     device: str = "auto",
     dtype: str = "auto",
     token_budget: int | None = None,
-) -> ClassifierPRM:
-    """A classifier PRM by registered name (its default weights), or weights read with a spec.
+) -> ProcessRewardModel:
+    """A PRM by registered name (its default weights), or weights read with a spec.
 
     Args:
         name_or_path: a name in :data:`prms` ("mini-prm", "math-shepherd", ...), or a model
@@ -59,6 +60,7 @@ def load_prm(
         >>> prm = load_prm("ckpt/my-shepherd", spec="math-shepherd")  # doctest: +SKIP
     """
     from ttscale.rewards.classifier import DEFAULT_TOKEN_BUDGET, ClassifierPRM
+    from ttscale.rewards.specs import PRMSpec
 
     name = str(name_or_path)
     budget = DEFAULT_TOKEN_BUDGET if token_budget is None else token_budget
@@ -69,7 +71,11 @@ def load_prm(
             except ConfigError as e:
                 raise ConfigError(f"{e}; for a model folder or Hub id also give "
                                   "spec=<one of these names>") from None
-        return ClassifierPRM(prms.get(name), device=device, dtype=dtype, token_budget=budget)
+        entry = prms.get(name)
+        if not isinstance(entry, PRMSpec):
+            prm: ProcessRewardModel = entry()
+            return prm
+        return ClassifierPRM(entry, device=device, dtype=dtype, token_budget=budget)
     return ClassifierPRM(prms.get(spec), name, device=device, dtype=dtype, token_budget=budget)
 
 

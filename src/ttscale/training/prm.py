@@ -20,8 +20,6 @@ from ttscale.errors import ConfigError, DataError
 from ttscale.labeling.rollouts import LabeledSolution, read_labels
 from ttscale.training.sft import length_bucketed_batches, lr_factor
 
-STEP_TOKEN = "<|step|>"
-
 
 @dataclass(frozen=True)
 class PRMTrainSettings:
@@ -52,16 +50,12 @@ class PRMExample:
 
 
 def mini_prm_input(tokenizer: Any, question: str, steps: tuple[str, ...]) -> PRMExample:
-    """The mini PRM's input: ChatML user = question, assistant = each step + ``<|step|>``."""
-    content = "\n\n".join(step + STEP_TOKEN for step in steps)
-    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": content}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
-    ids = tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
-    step_id = tokenizer.convert_tokens_to_ids(STEP_TOKEN)
-    markers = tuple(i for i, t in enumerate(ids) if t == step_id)
-    if len(markers) != len(steps):
-        raise DataError(f"rendered {len(markers)} step markers for {len(steps)} steps")
-    return PRMExample(ids, markers, ())
+    """The mini PRM's input, rendered by its spec exactly as scoring renders it."""
+    from ttscale.rewards.rendering import render
+    from ttscale.rewards.specs import MINI_PRM
+
+    rendered = render(MINI_PRM, tokenizer, question, steps)
+    return PRMExample(rendered.input_ids, rendered.read_positions, ())
 
 
 def prm_examples(tokenizer: Any, solutions: list[LabeledSolution], kind: str) -> list[PRMExample]:
