@@ -69,7 +69,27 @@ class MajorityConfig(BaseModel):
     """Samples per problem."""
 
 
-StrategyConfig = Annotated[CoTConfig | MajorityConfig, Field(discriminator="name")]
+class RefineConfig(BaseModel):
+    model_config = _STRICT
+
+    name: Literal["refine"] = "refine"
+    """GenPRM critic loop: refine from the first step with reward < threshold, up to k turns
+    (reference/genprm.md §6); needs a generative PRM."""
+    turns: int = Field(3, ge=1)
+    """Refinement turns after the zero-shot solution (the paper reports 1-3)."""
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    """A step below this reward is the one to fix."""
+    temperature: float = Field(0.7, ge=0.0)
+    """Refinement sampling (Qwen in the paper: T=0.7, top_p=0.8, top_k=20)."""
+    top_p: float = Field(0.8, gt=0.0, le=1.0)
+    top_k: int = Field(20, ge=0)
+    user_suffix: str = "\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+    """Appended to the problem in the refinement chat's first user turn (policy_refine.py)."""
+
+
+StrategyConfig = Annotated[
+    CoTConfig | MajorityConfig | RefineConfig, Field(discriminator="name")
+]
 
 
 class DataConfig(BaseModel):

@@ -263,18 +263,10 @@ def run_processbench(
     from tqdm import tqdm
 
     from ttscale.data.processbench import load_processbench
-    from ttscale.rewards import prms
+    from ttscale.rewards import load_prm
 
     samples = load_processbench(data, limit=limit)
-    factory = prms.get(prm_name)
-    if maj > 1:
-        try:
-            prm = factory(maj=maj)
-        except TypeError:
-            raise ConfigError(f"--maj {maj} needs a generative PRM (mini-genprm, genprm); "
-                              f"{prm_name!r} has no Maj@N") from None
-    else:
-        prm = factory()
+    prm = load_prm(prm_name) if maj == 1 else _generative(prm_name, maj)
     with tqdm(total=len(samples), desc=f"processbench {prm_name}", disable=not progress) as bar:
 
         def advance(done: int) -> None:
@@ -285,3 +277,16 @@ def run_processbench(
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{prm_name}{suffix}-{Path(data).stem}")
     folder = output_dir or Path("runs") / f"processbench-{slug}"
     return report, write_results(report, folder, data=data)
+
+
+def _generative(prm_name: str, maj: int) -> ProcessRewardModel:
+    """A registered generative PRM (a factory taking ``maj``) with Maj@N."""
+    from ttscale.rewards import prms
+    from ttscale.rewards.specs import PRMSpec
+
+    entry = prms.get(prm_name)
+    if isinstance(entry, PRMSpec):
+        raise ConfigError(f"--maj {maj} needs a generative PRM (mini-genprm, genprm); "
+                          f"{prm_name!r} is a classifier PRM without Maj@N")
+    prm: ProcessRewardModel = entry(maj=maj)
+    return prm

@@ -10,5 +10,6 @@ from ttscale.registry import Registry
 strategies: Registry = Registry("strategy")
 strategies.register("cot", "ttscale.search.cot:cot")
 strategies.register("majority", "ttscale.search.majority:majority")
+strategies.register("refine", "ttscale.search.refine:refine")
 
 __all__ = ["strategies"]
