@@ -274,7 +274,7 @@ def train_genprm(
         Path | None, typer.Option(help="Output folder (default: the package's mini-genprm).")
     ] = None,
     init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
-    epochs: Annotated[int, typer.Option(help="Passes over the conversations.")] = 6,
+    epochs: Annotated[int, typer.Option(help="Passes over the conversations.")] = 4,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
 ) -> None:
     """Train the miniature GenPRM: SFT on assistant tokens of the rationale conversations."""

@@ -23,8 +23,10 @@ from ttscale.mini import task
 from ttscale.rewards.genprm_protocol import SYSTEM, parse_decision
 from ttscale.sandbox import CodeSandbox, SandboxConfig, execute_for_genprm, open_sandbox
 
-Q = "Hana has 31 books. Hana gives away 7. Hana gives away 10. The number grows 3 times. " \
+Q = (
+    "Hana has 31 books. Hana gives away 7. Hana gives away 10. The number grows 3 times. "
     "How many books does Hana have now?"
+)
 RIGHT = ("Step 1: 31 - 7 = 24", "Step 2: 24 - 10 = 14", "Step 3: 14 * 3 = 42",
          "The answer is \\boxed{42}.")  # fmt: skip
 WRONG = ("Step 1: 31 - 7 = 24", "Step 2: 24 - 10 = 14", "Step 3: 14 * 3 = 32",

@@ -22,7 +22,9 @@ from ttscale.types import Completion
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 Q = "Hana has 31 books. Hana gives away 7. Hana gives away 10. How many books does Hana have now?"
-GOOD = ScoreRequest(Q, ("Step 1: 31 - 7 = 24", "Step 2: 24 - 10 = 14", "The answer is \\boxed{14}."))
+GOOD = ScoreRequest(
+    Q, ("Step 1: 31 - 7 = 24", "Step 2: 24 - 10 = 14", "The answer is \\boxed{14}.")
+)
 BAD = ScoreRequest(Q, ("Step 1: 31 - 7 = 23", "Step 2: 23 - 10 = 13", "The answer is \\boxed{13}."))
 SHORT = ScoreRequest(Q, ("Step 1: 31 - 7 = 24", "The answer is \\boxed{24}."))
 

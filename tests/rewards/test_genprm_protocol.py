@@ -39,7 +39,10 @@ def test_conversation_renders_system_question_steps_and_earlier_rationales_exact
         ("<output>\n**Judgement**: $\\boxed{Yes}$\n</output>\n", True),
         ("<output>\n**Judgement**: $\\boxed{No}$\n</output>\n", False),
         # a Yes} inside the rationale must not decide (§3.6): only the final <output> counts
-        ("<verify>print('Yes}')</verify>\n<output>\n**Judgement**: $\\boxed{No}$\n</output>", False),
+        (
+            "<verify>print('Yes}')</verify>\n<output>\n**Judgement**: $\\boxed{No}$\n</output>",
+            False,
+        ),
         ("<output>first {No}</output> then <output>\n$\\boxed{Yes}$\n</output>", True),
         ("<analyze>looks right: \\boxed{Yes}</analyze>", None),
         ("<output>\n**Judgement**: $\\boxed{Maybe}$\n</output>", None),
@@ -52,7 +55,9 @@ def test_decision_is_parsed_from_the_final_output_block_only(
 
 
 def _position(token: int, top: dict[int, float]) -> TokenLogprobs:
-    return TokenLogprobs(token, top[token], tuple(TopLogprob(t, str(t), lp) for t, lp in top.items()))
+    return TokenLogprobs(
+        token, top[token], tuple(TopLogprob(t, str(t), lp) for t, lp in top.items())
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,7 +68,12 @@ def _position(token: int, top: dict[int, float]) -> TokenLogprobs:
         # No missing from the top: the smallest returned logprob stands in (§3.5)
         ({YES: math.log(0.7), OTHER: math.log(0.1)}, True, "calibrated", 0.7 / 0.8),
         # official_like: T=0.6 and top-p 0.95 mask the loser, so the reward is hard
-        ({YES: math.log(0.9), NO: math.log(0.05), OTHER: math.log(0.05)}, True, "official_like", 1.0),
+        (
+            {YES: math.log(0.9), NO: math.log(0.05), OTHER: math.log(0.05)},
+            True,
+            "official_like",
+            1.0,
+        ),
         ({YES: math.log(0.55), NO: math.log(0.45)}, True, "official_like", None),
         ({YES: math.log(0.6), NO: math.log(0.4)}, True, "hard", 1.0),
         ({YES: math.log(0.6), NO: math.log(0.4)}, False, "hard", 0.0),

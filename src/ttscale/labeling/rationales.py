@@ -52,7 +52,7 @@ class MiniOps:
 
 
 def _sentence_patterns() -> list[tuple[re.Pattern[str], str]]:
-    out = []
+    out: list[tuple[re.Pattern[str], str]] = []
     for kind, templates in task._SENTENCES.items():
         for template in templates:
             body = re.escape(template).replace(r"\{p\}", r"\w+").replace(r"\{x\}", r"(\d+)")
@@ -105,7 +105,10 @@ def teacher_check(problem: MiniOps, steps: Sequence[str], k: int) -> tuple[str, 
         return "The step states no calculation.", "print(False)"
     claim = f"{m[2]} {m[3]} {m[4]} = {m[5]}"
     if k >= n:
-        return f"The step claims {claim}. The problem has only {n} operations.", f"print({k + 1} <= {n})"
+        return (
+            f"The step claims {claim}. The problem has only {n} operations.",
+            f"print({k + 1} <= {n})",
+        )
     kind, x = problem.ops[k]
     return (
         f"The step claims {claim}. Operation {k + 1} of the problem is {kind} {x}, "
@@ -114,10 +117,14 @@ def teacher_check(problem: MiniOps, steps: Sequence[str], k: int) -> tuple[str, 
     )
 
 
-def teacher_rationale(problem: MiniOps, steps: Sequence[str], k: int, run: RunCode) -> tuple[str, bool]:
+def teacher_rationale(
+    problem: MiniOps, steps: Sequence[str], k: int, run: RunCode
+) -> tuple[str, bool]:
     """Step ``k``'s full assistant turn in GenPRM's format and its judgement (from the output)."""
     analysis, code = teacher_check(problem, steps, k)
-    head = f"{ANALYZE_START.format(k=k + 1)}{analysis}\n{ANALYZE_STOP}{VERIFY_START}{code}{CODE_STOP}"
+    head = (
+        f"{ANALYZE_START.format(k=k + 1)}{analysis}\n{ANALYZE_STOP}{VERIFY_START}{code}{CODE_STOP}"
+    )
     output = run(head)
     judgement = output.strip() == "True"
     tail = f"{CODE_OUTPUT_OPEN}{output}\n```\n</verify>\n{OUTPUT_START}"
@@ -196,9 +203,7 @@ class SynthesisReport:
         return self.kept / self.solutions if self.solutions else 0.0
 
 
-def synthesize(
-    solutions: Sequence[LabeledSolution], *, sandbox: CodeSandbox
-) -> list[Synthesized]:
+def synthesize(solutions: Sequence[LabeledSolution], *, sandbox: CodeSandbox) -> list[Synthesized]:
     """The teacher over every solution, one sandbox session (persistent namespace) each."""
     from ttscale.sandbox import execute_for_genprm
 

@@ -31,7 +31,7 @@ from ttscale.rewards.genprm_protocol import (
     decision_position,
     step_reward,
 )
-from ttscale.types import ChatMessage, Completion, GenerationRequest, Usage
+from ttscale.types import ChatMessage, GenerationRequest, Usage
 
 if TYPE_CHECKING:
     from ttscale.sandbox import CodeSandbox
@@ -79,8 +79,11 @@ class HFChatRenderer:
 
     def render(self, messages: tuple[ChatMessage, ...], *, add_generation_prompt: bool) -> str:
         chat = [{"role": m.role, "content": m.content} for m in messages]
-        text = str(self._tok.apply_chat_template(
-            chat, tokenize=False, add_generation_prompt=add_generation_prompt))
+        text = str(
+            self._tok.apply_chat_template(
+                chat, tokenize=False, add_generation_prompt=add_generation_prompt
+            )
+        )
         eos = self._tok.eos_token or ""
         # main: build_prompt strips the trailing EOS so the prefix continues the user turn
         return text[: -len(eos)] if eos and text.endswith(eos) else text
@@ -122,12 +125,21 @@ class GenPRM:
     ) -> None:  # fmt: skip
         self.cfg = cfg or GenPRMConfig()
         if self.cfg.ablation == "full" and sandbox is None:
-            raise ConfigError("GenPRM ablation='full' executes code and needs a sandbox; give "
-                              "sandbox=open_sandbox(...) or use 'cot_only' / 'code_no_exec'")
+            raise ConfigError(
+                "GenPRM ablation='full' executes code and needs a sandbox; give "
+                "sandbox=open_sandbox(...) or use 'cot_only' / 'code_no_exec'"
+            )
         if self.cfg.chat_form != "continue" and renderer is None:
-            raise ConfigError(f"chat_form={self.cfg.chat_form!r} needs a renderer "
-                              "(HFChatRenderer(tokenizer)); 'continue' needs none")
-        self._engine, self._tokens, self._sandbox, self._renderer = engine, tokens, sandbox, renderer
+            raise ConfigError(
+                f"chat_form={self.cfg.chat_form!r} needs a renderer "
+                "(HFChatRenderer(tokenizer)); 'continue' needs none"
+            )
+        self._engine, self._tokens, self._sandbox, self._renderer = (
+            engine,
+            tokens,
+            sandbox,
+            renderer,
+        )
         self.calls = 0
         """Engine calls made so far (the batching tests and bench read it)."""
 
@@ -159,7 +171,9 @@ class GenPRM:
             while live:
                 self._tick([r for r in runs if r.solution in live], requests, usage)
                 self._finish_steps(runs, requests, means, live)
-        per = [tuple(tuple(r.rewards) for r in runs if r.solution == j) for j in range(len(requests))]
+        per = [
+            tuple(tuple(r.rewards) for r in runs if r.solution == j) for j in range(len(requests))
+        ]
         return [
             Verified(self._scores(r, m, u), tuple(runs[j * self.cfg.maj].rationales), per[j])
             for j, (r, m, u) in enumerate(zip(requests, means, usage, strict=True))
@@ -219,13 +233,16 @@ class GenPRM:
             return (*chat, ChatMessage("assistant", sent)), sent
         assert self._renderer is not None
         head = self._renderer.render(
-            chat, add_generation_prompt=self.cfg.chat_form == "generation_prompt")
+            chat, add_generation_prompt=self.cfg.chat_form == "generation_prompt"
+        )
         return head + text, text
 
     def _seed(self, request: ScoreRequest, run: _Run) -> int:
         assert run.machine is not None
-        key = f"{self.cfg.seed}|{request.question}|{'␞'.join(request.steps)}|{run.sample}|" \
-              f"{len(run.rationales)}|{run.machine.rounds}|{run.machine.stage}"
+        key = (
+            f"{self.cfg.seed}|{request.question}|{'␞'.join(request.steps)}|{run.sample}|"
+            f"{len(run.rationales)}|{run.machine.rounds}|{run.machine.stage}"
+        )
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little") & 0x3FFFFFFF
 
     def _finish_steps(
@@ -242,7 +259,8 @@ class GenPRM:
                 run.rationales.append(run.machine.text if run.machine else "")
             mean = sum(r.rewards[-1] for r in group) / len(group)
             means[j].append(mean)
-            below = requests[j].stop_below is not None and mean < requests[j].stop_below
+            threshold = requests[j].stop_below
+            below = threshold is not None and mean < threshold
             if below or len(means[j]) == len(requests[j].steps):
                 live.discard(j)
                 continue
@@ -254,9 +272,7 @@ class GenPRM:
         assert machine is not None and machine.final is not None
         decision = machine.decision
         logprobs = machine.final.logprobs or ()
-        position = (
-            None if decision is None else decision_position(logprobs, self._tokens, decision)
-        )
+        position = None if decision is None else decision_position(logprobs, self._tokens, decision)
         return step_reward(position, self._tokens, decision=decision, mode=self.cfg.reward_mode,
                            temperature=self.cfg.temperature, top_p=self.cfg.top_p)  # fmt: skip
 

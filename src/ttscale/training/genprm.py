@@ -23,11 +23,14 @@ MAX_POSITIONS = 2048
 
 @dataclass(frozen=True)
 class GenPRMTrainSettings:
-    epochs: int = 6
+    epochs: int = 4
     batch_size: int = 8
-    lr: float = 1.5e-3
-    warmup_steps: int = 50
+    lr: float = 2e-3
+    warmup_steps: int = 30
     seed: int = 0
+    save_every: int = 50
+    """Save a checkpoint (``out_dir/checkpoint``) every this many steps, so a run starved of CPU
+    can still be evaluated (0: only at the end)."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -47,7 +50,9 @@ def conversation_example(tokenizer: Any, messages: list[dict[str, str]]) -> SFTE
         cursor = start + len(m["content"])
         if m["role"] == "assistant":
             end_token = text.find(tokenizer.eos_token or "", cursor)
-            spans.append((start, end_token + len(tokenizer.eos_token) if end_token >= 0 else cursor))
+            spans.append(
+                (start, end_token + len(tokenizer.eos_token) if end_token >= 0 else cursor)
+            )
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     mask = [any(a <= s and e <= b for a, b in spans) and e > s for s, e in offsets]
@@ -79,6 +84,9 @@ def train_genprm(
         bar.total = total
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
+        if settings.save_every and (step + 1) % settings.save_every == 0:
+            _save(model, tokenizer, out_dir / "checkpoint", {"step": step + 1, "of": total,
+                                                             "loss": loss})  # fmt: skip
 
     began = time.time()
     sft = SFTSettings(batch_size=settings.batch_size, lr=settings.lr,
@@ -86,10 +94,14 @@ def train_genprm(
     report = train_sft(model, examples * settings.epochs, pad_id=tokenizer.pad_token_id,
                        settings=sft, on_step=on_step)  # fmt: skip
     bar.close()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir), safe_serialization=True)
-    tokenizer.save_pretrained(str(out_dir))
     info = {"init": init, "sft": str(sft_path), "conversations": len(conversations),
             **asdict(settings), **asdict(report), "wall_s": time.time() - began}  # fmt: skip
-    (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    _save(model, tokenizer, out_dir, info)
     return info
+
+
+def _save(model: Any, tokenizer: Any, folder: Path, info: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    (folder / "training.json").write_text(json.dumps(info, indent=2) + "\n")
