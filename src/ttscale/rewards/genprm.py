@@ -34,7 +34,7 @@ from ttscale.rewards.genprm_protocol import (
 from ttscale.types import ChatMessage, GenerationRequest, Usage
 
 if TYPE_CHECKING:
-    from ttscale.sandbox import CodeSandbox
+    from ttscale.sandbox import CodeSandbox, Session
 
 
 class GenPRMConfig(BaseModel):
@@ -89,6 +89,27 @@ class HFChatRenderer:
         return text[: -len(eos)] if eos and text.endswith(eos) else text
 
 
+class _LazySession:
+    """One (solution, sample)'s sandbox session, opened at its first code block (most steps of
+    an ablation or an early-stopped solution never need one) and closed when it finishes."""
+
+    def __init__(self, sandbox: CodeSandbox, timeout_s: float) -> None:
+        self._sandbox, self._timeout = sandbox, timeout_s
+        self._session: Session | None = None
+
+    def __call__(self, text: str) -> str:
+        from ttscale.sandbox import execute_for_genprm
+
+        if self._session is None:
+            self._session = self._sandbox.open_session()
+        return execute_for_genprm(self._session, text, timeout_s=self._timeout)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
 @dataclass(frozen=True)
 class Verified:
     """A solution's step scores and sample 0's full rationale for each scored step."""
@@ -105,7 +126,7 @@ class _Run:
 
     solution: int
     sample: int
-    execute: Callable[[str], str] | None
+    execute: _LazySession | None
     rationales: list[str] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     machine: StepMachine | None = None
@@ -179,14 +200,12 @@ class GenPRM:
             for j, (r, m, u) in enumerate(zip(requests, means, usage, strict=True))
         ]
 
-    def _executor(self, stack: ExitStack) -> Callable[[str], str] | None:
+    def _executor(self, stack: ExitStack) -> _LazySession | None:
         if self._sandbox is None or self.cfg.ablation != "full":
             return None
-        from ttscale.sandbox import execute_for_genprm
-
-        session = stack.enter_context(self._sandbox.open_session())
-        timeout = self.cfg.code_timeout_s
-        return lambda text: execute_for_genprm(session, text, timeout_s=timeout)
+        lazy = _LazySession(self._sandbox, self.cfg.code_timeout_s)
+        stack.callback(lazy.close)
+        return lazy
 
     def _start_step(self, run: _Run, request: ScoreRequest) -> None:
         run.machine = StepMachine(
@@ -263,6 +282,9 @@ class GenPRM:
             below = threshold is not None and mean < threshold
             if below or len(means[j]) == len(requests[j].steps):
                 live.discard(j)
+                for run in group:  # back to the sandbox's warm pool for the next solutions
+                    if run.execute is not None:
+                        run.execute.close()
                 continue
             for run in group:
                 self._start_step(run, requests[j])
@@ -317,8 +339,18 @@ def load_genprm(
 
 
 def mini_genprm(*, maj: int = 1, ablation: Ablation = "full") -> GenPRM:
-    """The shipped miniature GenPRM on CPU (registered as "mini-genprm")."""
-    return load_genprm("mini-genprm", cfg=GenPRMConfig(maj=maj, ablation=ablation), device="cpu")
+    """The shipped miniature GenPRM on CPU (registered as "mini-genprm").
+
+    Its code is plain arithmetic, so the sandbox preloads nothing (a fresh worker starts 5x
+    faster than with sympy), and a large warm pool lets Maj@N reuse workers across solutions.
+    """
+    sandbox = None
+    if ablation == "full":
+        from ttscale.sandbox import SandboxConfig, open_sandbox
+
+        sandbox = open_sandbox(SandboxConfig(preload=(), pool_size=8 * maj))
+    cfg = GenPRMConfig(maj=maj, ablation=ablation)
+    return load_genprm("mini-genprm", cfg=cfg, sandbox=sandbox, device="cpu")
 
 
 def genprm_7b(*, maj: int = 1, model: str = "GenPRM/GenPRM-7B") -> GenPRM:
