@@ -18,6 +18,7 @@ import time
 from ttscale.data.processbench import load_processbench
 from ttscale.rewards.base import ScoreRequest
 from ttscale.rewards.genprm import GenPRM, GenPRMConfig, load_genprm
+from ttscale.sandbox import SandboxConfig, open_sandbox
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,7 +50,10 @@ def main() -> None:
     chosen = samples[::step][: args.solutions]
     every = [ScoreRequest(s.question, s.steps) for s in chosen]
     early = [ScoreRequest(s.question, s.steps, stop_below=0.5) for s in chosen]
-    prm = load_genprm(args.model, cfg=GenPRMConfig(ablation=args.ablation), device="cpu")
+    # both patterns share one warm pool: the comparison is batching and early stop, not starts
+    sandbox = open_sandbox(SandboxConfig(preload=(), pool_size=64))
+    cfg = GenPRMConfig(ablation=args.ablation)
+    prm = load_genprm(args.model, cfg=cfg, sandbox=sandbox, device="cpu")
     rows = [
         ("public pattern: one at a time, every step", timed(prm, [[r] for r in every])),
         ("ttscale: one batch, every step", timed(prm, [every])),
