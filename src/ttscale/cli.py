@@ -276,6 +276,9 @@ def train_genprm(
     init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
     epochs: Annotated[int, typer.Option(help="Passes over the conversations.")] = 4,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    decision_only: Annotated[
+        bool, typer.Option(help="Loss only on the <output> judgement blocks.")
+    ] = False,
 ) -> None:
     """Train the miniature GenPRM: SFT on assistant tokens of the rationale conversations."""
     from ttscale.mini.models import model_path
@@ -283,7 +286,9 @@ def train_genprm(
     from ttscale.training.genprm import train_genprm as train
 
     target = out or model_path("mini-genprm")
-    settings = _guard(lambda: GenPRMTrainSettings(epochs=epochs, seed=seed))
+    settings = _guard(
+        lambda: GenPRMTrainSettings(epochs=epochs, seed=seed, decision_only=decision_only)
+    )
     info = _guard(
         lambda: train(sft, target, init=init, settings=settings, progress=sys.stderr.isatty())
     )

@@ -28,6 +28,9 @@ class GenPRMTrainSettings:
     lr: float = 2e-3
     warmup_steps: int = 30
     seed: int = 0
+    decision_only: bool = False
+    """Loss only on the ``<output>`` blocks (the judgement): a second stage for a tiny model
+    that copies the rationale well but leaves the judgement at its prior."""
     save_every: int = 50
     """Save a checkpoint (``out_dir/checkpoint``) every this many steps, so a run starved of CPU
     can still be evaluated (0: only at the end)."""
@@ -37,7 +40,9 @@ class GenPRMTrainSettings:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
 
 
-def conversation_example(tokenizer: Any, messages: list[dict[str, str]]) -> SFTExample:
+def conversation_example(
+    tokenizer: Any, messages: list[dict[str, str]], *, decision_only: bool = False
+) -> SFTExample:
     """Token ids of one rendered chat, with loss on assistant contents and their end tokens.
 
     The chat is rendered once by the tokenizer's template and tokenized whole (as engines
@@ -48,7 +53,10 @@ def conversation_example(tokenizer: Any, messages: list[dict[str, str]]) -> SFTE
     for m in messages:
         start = text.index(m["content"], cursor)
         cursor = start + len(m["content"])
-        if m["role"] == "assistant":
+        if m["role"] == "assistant" and decision_only:
+            block = text.rindex("<output>", start, cursor)
+            spans.append((block, cursor))
+        elif m["role"] == "assistant":
             end_token = text.find(tokenizer.eos_token or "", cursor)
             spans.append(
                 (start, end_token + len(tokenizer.eos_token) if end_token >= 0 else cursor)
@@ -77,7 +85,10 @@ def train_genprm(
     tokenizer = load_tokenizer()
     model = AutoModelForCausalLM.from_pretrained(resolve_model(init))
     model.config.max_position_embeddings = MAX_POSITIONS
-    examples = [conversation_example(tokenizer, c) for c in conversations]
+    examples = [
+        conversation_example(tokenizer, c, decision_only=settings.decision_only)
+        for c in conversations
+    ]
     bar = tqdm(desc="train genprm", disable=not progress)
 
     def on_step(step: int, total: int, loss: float) -> None:
