@@ -21,6 +21,8 @@ runner = CliRunner()
         ["mini", "train-policy"],
         ["processbench"],
         ["mini", "build-processbench"],
+        ["synthesize"],
+        ["train", "genprm"],
     ],
 )
 def test_help_works_for_every_command(args):
@@ -164,3 +166,39 @@ def test_dataset_without_answer_column_is_one_line_error(tmp_path):
 def test_debug_shows_the_traceback():
     result = runner.invoke(app, ["--debug", "run", "--set", "polcy.model=x"])
     assert result.exit_code != 2 and result.exception is not None
+
+
+def test_synthesize_then_train_genprm_writes_a_loadable_model(tmp_path):
+    from ttscale.labeling.rollouts import LabeledSolution
+    from ttscale.mini import task
+
+    problem = task.generate(2, 3)
+    steps = tuple(task.solution_steps(problem))
+    row = LabeledSolution(problem.id, problem.text, str(problem.answer), 2, steps, True, 1.0, 16,
+                          (1.0,) * len(steps), (1,) * len(steps), (1,) * len(steps))  # fmt: skip
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps(row.__dict__) + "\n")
+    sft = tmp_path / "sft.jsonl"
+    result = runner.invoke(app, ["synthesize", "--labels", str(labels), "--out", str(sft)])
+    assert result.exit_code == 0, result.output
+    assert "1 solutions, kept 1 (100.0%)" in result.output
+    out = tmp_path / "genprm"
+    result = runner.invoke(
+        app, ["train", "genprm", "--sft", str(sft), "--out", str(out), "--epochs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "training.json").read_text())["conversations"] == 1
+    assert (out / "model.safetensors").is_file()
+
+
+def test_processbench_maj_on_a_classifier_prm_is_one_line_error(tmp_path):
+    data = tmp_path / "pb.jsonl"
+    sample = {"id": "a", "generator": "x", "problem": "Ann has 2 pens. Ann buys 1 more. How many "
+              "pens does Ann have now?", "steps": ["Step 1: 2 + 1 = 3", "The answer is 3."],
+              "final_answer_correct": True, "label": -1}  # fmt: skip
+    data.write_text(json.dumps(sample) + "\n")
+    result = runner.invoke(
+        app, ["processbench", "--prm", "mini-prm", "--maj", "8", "--data", str(data)]
+    )
+    assert result.exit_code == 2
+    assert "needs a generative PRM" in result.output

@@ -10,13 +10,42 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ttscale.errors import ConfigError
-from ttscale.search.selection import Reduction, SelectionRule
+from ttscale.strategy_config import (
+    PRM_STRATEGIES as PRM_STRATEGIES,
+)
+from ttscale.strategy_config import (  # re-exported: config is the one place users import
+    BeamSearchConfig as BeamSearchConfig,
+)
+from ttscale.strategy_config import (
+    BestOfNConfig as BestOfNConfig,
+)
+from ttscale.strategy_config import (
+    CoTConfig as CoTConfig,
+)
+from ttscale.strategy_config import (
+    DVTSConfig as DVTSConfig,
+)
+from ttscale.strategy_config import (
+    MajorityConfig as MajorityConfig,
+)
+from ttscale.strategy_config import (
+    RefineConfig as RefineConfig,
+)
+from ttscale.strategy_config import (
+    StrategyConfig as StrategyConfig,
+)
+from ttscale.strategy_config import (
+    curve_budgets as curve_budgets,
+)
+from ttscale.strategy_config import (
+    strategy_label as strategy_label,
+)
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 _STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -54,152 +83,6 @@ class PolicyConfig(BaseModel):
     """Most new tokens of one full solution (the papers use 8192 for real models)."""
 
 
-class CoTConfig(BaseModel):
-    model_config = _STRICT
-
-    name: Literal["cot"] = "cot"
-    """Chain of thought: one greedy solution per problem."""
-
-
-class MajorityConfig(BaseModel):
-    model_config = _STRICT
-
-    name: Literal["majority"] = "majority"
-    """Majority vote over n sampled solutions, answers grouped by mathematical equivalence."""
-    n: int = Field(8, ge=1)
-    """Samples per problem."""
-    budgets: tuple[int, ...] = ()
-    """Smaller N also reported, by subsampling this run's samples; () = powers of 4 below n."""
-
-    @model_validator(mode="after")
-    def _check_budgets(self) -> MajorityConfig:
-        _check_budgets(self.name, self.budgets, self.n, unit=1)
-        return self
-
-
-class BestOfNConfig(BaseModel):
-    model_config = _STRICT
-
-    name: Literal["best_of_n"] = "best_of_n"
-    """Best-of-N: n full solutions per problem, all scored by the PRM, pooled per problem."""
-    n: int = Field(16, ge=1)
-    """Samples per problem."""
-    selection: SelectionRule = "prm_last_vote"
-    """The rule behind the headline answer (metrics report every rule)."""
-    budgets: tuple[int, ...] = ()
-    """Smaller N also reported, by subsampling this run's samples; () = powers of 4 below n."""
-
-    @model_validator(mode="after")
-    def _check_budgets(self) -> BestOfNConfig:
-        _check_budgets(self.name, self.budgets, self.n, unit=1)
-        return self
-
-
-class BeamSearchConfig(BaseModel):
-    model_config = _STRICT
-
-    name: Literal["beam_search"] = "beam_search"
-    """Step-level beam search guided by the PRM; steps end at "\\n\\n"."""
-    n: int = Field(16, ge=1)
-    """N: candidates generated per round (the root's children; kept beams x beam_width after)."""
-    beam_width: int = Field(4, ge=1)
-    """M: children per kept beam; n / M beams are kept each round (4 in both papers)."""
-    semantics: Literal["paper", "refill"] = "paper"
-    """"paper": keep the top n/M, M children each, finished beams are not replaced
-    (compute-optimal TTS); "refill": n live beams every round, survivors duplicated to refill
-    (search-and-learn)."""
-    max_steps: int = Field(40, ge=1)
-    """Most rounds; the last one generates to the end of the solution."""
-    step_max_tokens: int = Field(2048, ge=1)
-    """Most new tokens of one step; a whole solution stays within policy.max_tokens."""
-    aggregation: Reduction = "last"
-    """How a partial solution's step rewards reduce to the score that ranks beams (the paper
-    uses PRM-Last)."""
-    selection: SelectionRule = "prm_last_vote"
-    """The rule behind the headline answer (metrics report every rule)."""
-
-    @model_validator(mode="after")
-    def _check_width(self) -> BeamSearchConfig:
-        _check_width(self.name, self.n, self.beam_width)
-        return self
-
-
-class DVTSConfig(BaseModel):
-    model_config = _STRICT
-
-    name: Literal["dvts"] = "dvts"
-    """Diverse verifier tree search: n / beam_width independent subtrees, pooled per problem."""
-    n: int = Field(16, ge=1)
-    """N: candidates generated per round over all subtrees of a problem."""
-    beam_width: int = Field(4, ge=1)
-    """M: the width of each subtree (children of its one kept beam per round)."""
-    max_steps: int = Field(40, ge=1)
-    """Most rounds; the last one generates to the end of the solution."""
-    step_max_tokens: int = Field(2048, ge=1)
-    """Most new tokens of one step; a whole solution stays within policy.max_tokens."""
-    aggregation: Reduction = "last"
-    """How a partial solution's step rewards reduce to the score that picks each subtree's beam."""
-    selection: SelectionRule = "prm_last_vote"
-    """The rule behind the headline answer (metrics report every rule)."""
-    budgets: tuple[int, ...] = ()
-    """Smaller N also reported, by subsampling whole subtrees; () = powers of 4 below n."""
-
-    @model_validator(mode="after")
-    def _check(self) -> DVTSConfig:
-        _check_width(self.name, self.n, self.beam_width)
-        _check_budgets(self.name, self.budgets, self.n, unit=self.beam_width)
-        return self
-
-
-def _check_width(name: str, n: int, beam_width: int) -> None:
-    if n % beam_width:
-        raise ValueError(f"{name}: n ({n}) must be a multiple of beam_width ({beam_width})")
-
-
-def _check_budgets(name: str, budgets: tuple[int, ...], n: int, *, unit: int) -> None:
-    for b in budgets:
-        if not 1 <= b <= n or b % unit:
-            rule = f" and a multiple of beam_width ({unit})" if unit > 1 else ""
-            raise ValueError(
-                f"{name}: budget {b} is not in 1..n ({n}){rule}; a curve can only subsample "
-                "what the run generated"
-            )
-
-
-StrategyConfig = Annotated[
-    CoTConfig | MajorityConfig | BestOfNConfig | BeamSearchConfig | DVTSConfig,
-    Field(discriminator="name"),
-]
-PRM_STRATEGIES = (BestOfNConfig, BeamSearchConfig, DVTSConfig)
-"""Strategies that need a PRM (the run's `prm` section)."""
-
-
-def strategy_label(cfg: StrategyConfig) -> str:
-    """A strategy's name in the store and the tables, e.g. ``majority@8``, ``beam_search@16``.
-
-    Beam search with refill reads ``beam_search-refill@16``; a beam width other than the papers'
-    4 is appended (``dvts@16/m2``).
-    """
-    if isinstance(cfg, CoTConfig):
-        return cfg.name
-    label = f"{cfg.name}@{cfg.n}"
-    if isinstance(cfg, BeamSearchConfig) and cfg.semantics == "refill":
-        label = f"{cfg.name}-refill@{cfg.n}"
-    if isinstance(cfg, (BeamSearchConfig, DVTSConfig)) and cfg.beam_width != 4:
-        label += f"/m{cfg.beam_width}"
-    return label
-
-
-def curve_budgets(cfg: StrategyConfig) -> tuple[int, ...]:
-    """The N at which a strategy's accuracy is reported: its budgets (or powers of 4 below n)
-    and n itself. Beam search and CoT report n only: a beam search at N cannot be cut down."""
-    if not isinstance(cfg, (MajorityConfig, BestOfNConfig, DVTSConfig)):
-        return (cfg.n,) if isinstance(cfg, BeamSearchConfig) else (1,)
-    unit = cfg.beam_width if isinstance(cfg, DVTSConfig) else 1
-    chosen = cfg.budgets or tuple(4**k for k in range(12) if 4**k < cfg.n and 4**k % unit == 0)
-    return tuple(sorted({*chosen, cfg.n}))
-
-
 class PRMConfig(BaseModel):
     model_config = _STRICT
 
@@ -212,6 +95,8 @@ class PRMConfig(BaseModel):
     flip_rate: float = Field(0.0, ge=0.0, le=1.0)
     """mini-oracle only: the share of step rewards flipped (seeded by the step's content), to
     emulate an imperfect verifier; 0 is the exact oracle."""
+    maj: int = Field(1, ge=1)
+    """Generative PRMs only: Maj@N, N rationales per step and their mean reward."""
 
 
 class AnalysisConfig(BaseModel):
@@ -271,8 +156,11 @@ class RunConfig(BaseModel):
         twice = sorted({label for label in labels if labels.count(label) > 1})
         if twice:
             raise ValueError(f"strategies: {', '.join(twice)} listed twice; give each once")
-        needy = [label for s, label in zip(self.strategies, labels, strict=True)
-                 if isinstance(s, PRM_STRATEGIES)]
+        needy = [
+            label
+            for s, label in zip(self.strategies, labels, strict=True)
+            if isinstance(s, PRM_STRATEGIES)
+        ]
         if needy and self.prm is None:
             raise ValueError(
                 f"strategies {', '.join(needy)} need a PRM; add a prm section "

@@ -248,11 +248,13 @@ def run_processbench(
     stop_at_gold: bool = False,
     output_dir: Path | None = None,
     progress: bool = False,
+    maj: int = 1,
 ) -> tuple[ProcessBenchReport, Path]:
     """Load ``data``, build the registered PRM ``prm_name``, evaluate, write the results.
 
     Returns the report and the ``results.json`` path (``outcomes.jsonl`` lies beside it).
-    ``limit`` keeps the first N samples per subset.
+    ``limit`` keeps the first N samples per subset. ``maj`` > 1 asks a generative PRM for
+    Maj@N (N rationales per step, mean reward); other PRMs refuse it.
 
     Raises:
         ConfigError: an unknown PRM or set name, or a bad limit.
@@ -264,13 +266,31 @@ def run_processbench(
     from ttscale.rewards import load_prm
 
     samples = load_processbench(data, limit=limit)
-    prm = load_prm(prm_name)
+    prm = load_prm(prm_name) if maj == 1 else _generative(prm_name, maj)
     with tqdm(total=len(samples), desc=f"processbench {prm_name}", disable=not progress) as bar:
 
         def advance(done: int) -> None:
             bar.update(done)
 
         report = evaluate(samples, prm, stop_at_gold=stop_at_gold, on_batch=advance)
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{prm_name}-{Path(data).stem}")
+    suffix = f"-maj{maj}" if maj > 1 else ""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{prm_name}{suffix}-{Path(data).stem}")
     folder = output_dir or Path("runs") / f"processbench-{slug}"
     return report, write_results(report, folder, data=data)
+
+
+def _generative(prm_name: str, maj: int) -> ProcessRewardModel:
+    """A registered generative PRM (a factory taking ``maj``) with Maj@N."""
+    from ttscale.rewards import prms
+    from ttscale.rewards.specs import PRMSpec
+
+    entry = prms.get(prm_name)
+    if isinstance(entry, PRMSpec):
+        raise ConfigError(
+            f"--maj {maj} needs a generative PRM (mini-genprm, genprm); "
+            f"{prm_name!r} is a classifier PRM without Maj@N"
+        )
+    from ttscale.config import PRMConfig
+    from ttscale.rewards import load_prm
+
+    return load_prm(prm_name, cfg=PRMConfig(name=prm_name, maj=maj))

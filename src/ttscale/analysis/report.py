@@ -18,6 +18,7 @@ from ttscale.config import (
     CoTConfig,
     DVTSConfig,
     MajorityConfig,
+    RefineConfig,
     RunConfig,
     StrategyConfig,
     curve_budgets,
@@ -42,8 +43,8 @@ def curve_spec(cfg: StrategyConfig) -> CurveSpec:
     A subsampled strategy is its own curve; beam searches at several N share one line.
     """
     label, rule = strategy_label(cfg), selection_rule(cfg)
-    if isinstance(cfg, CoTConfig):
-        return CurveSpec(label, "cot", 1, (1,), 1, ("majority",), rule, False)
+    if isinstance(cfg, (CoTConfig, RefineConfig)):
+        return CurveSpec(label, cfg.name, 1, (1,), 1, ("majority",), rule, False)
     if isinstance(cfg, MajorityConfig):
         return CurveSpec(label, label, cfg.n, curve_budgets(cfg), 1, ("majority",), rule, True)
     if isinstance(cfg, BeamSearchConfig):

@@ -32,6 +32,8 @@ for _name, _attr in (
 ):
     prms.register(_name, f"ttscale.rewards.specs:{_attr}")
 prms.register("mini-oracle", "ttscale.rewards.mini_oracle:load")
+prms.register("mini-genprm", "ttscale.rewards.genprm:mini_genprm")
+prms.register("genprm", "ttscale.rewards.genprm:genprm_7b")
 
 
 def load_prm(

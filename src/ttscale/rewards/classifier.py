@@ -32,16 +32,19 @@ DEFAULT_TOKEN_BUDGET = 16384
 _Ready = tuple[int, RenderedInput]
 
 
-def _from_pretrained(spec: PRMSpec, source: str, dtype: torch.dtype, *, local_only: bool
-                     ) -> tuple[Any, Any, torch.nn.Linear | None]:
+def _from_pretrained(
+    spec: PRMSpec, source: str, dtype: torch.dtype, *, local_only: bool
+) -> tuple[Any, Any, torch.nn.Linear | None]:
     import transformers
 
     remote = spec.trust_remote_code
     tokenizer = transformers.AutoTokenizer.from_pretrained(
-        source, local_files_only=local_only, trust_remote_code=remote)
+        source, local_files_only=local_only, trust_remote_code=remote
+    )
     auto = getattr(transformers, spec.auto_class)
     model = auto.from_pretrained(
-        source, dtype=dtype, local_files_only=local_only, trust_remote_code=remote)
+        source, dtype=dtype, local_files_only=local_only, trust_remote_code=remote
+    )
     head = _value_head(source, local_only=local_only) if spec.head == "value_head" else None
     return tokenizer, model, head
 
@@ -129,9 +132,16 @@ class ClassifierPRM:
         EngineError: the model cannot be loaded.
     """
 
-    def __init__(self, spec: PRMSpec, model: str | Path | None = None, *, device: str = "auto",
-                 dtype: str = "auto", token_budget: int = DEFAULT_TOKEN_BUDGET,
-                 max_length: int | None = None) -> None:
+    def __init__(
+        self,
+        spec: PRMSpec,
+        model: str | Path | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        max_length: int | None = None,
+    ) -> None:
         if token_budget < 1:
             raise ConfigError(f"token_budget={token_budget} is invalid; it must be >= 1")
         self._spec = spec
@@ -142,10 +152,12 @@ class ClassifierPRM:
         self._model.to(self._device).eval()
         self._value_head = head.to(self._device).eval() if head is not None else None
         self._tokens = spec_token_ids(spec, self._tokenizer)
-        self._name = spec.name if model is None else (
-            Path(source).name if Path(source).is_dir() else source)
+        self._name = (
+            spec.name if model is None else (Path(source).name if Path(source).is_dir() else source)
+        )
         self._num_parameters = sum(p.numel() for p in self._model.parameters()) + (
-            sum(p.numel() for p in head.parameters()) if head is not None else 0)
+            sum(p.numel() for p in head.parameters()) if head is not None else 0
+        )
         self._token_budget = token_budget
         self._max_length = max_length or int(self._model.config.max_position_embeddings)
         pad = self._tokenizer.pad_token_id
@@ -178,15 +190,24 @@ class ClassifierPRM:
         ready: list[_Ready] = []
         for i, request in enumerate(requests):
             try:
-                rendered = render(self._spec, self._tokenizer, request.question, request.steps,
-                                  tokens=self._tokens)
+                rendered = render(
+                    self._spec,
+                    self._tokenizer,
+                    request.question,
+                    request.steps,
+                    tokens=self._tokens,
+                )
             except RenderError as e:
                 results[i] = StepScores((), error=str(e))
                 continue
             if len(rendered.input_ids) > self._max_length:
-                results[i] = StepScores((), error=(
-                    f"solution is {len(rendered.input_ids)} tokens for PRM {self._name!r}, "
-                    f"longer than its max_length of {self._max_length}"))
+                results[i] = StepScores(
+                    (),
+                    error=(
+                        f"solution is {len(rendered.input_ids)} tokens for PRM {self._name!r}, "
+                        f"longer than its max_length of {self._max_length}"
+                    ),
+                )
                 continue
             ready.append((i, rendered))
         lengths = [len(rendered.input_ids) for _, rendered in ready]
@@ -210,17 +231,21 @@ class ClassifierPRM:
             rows += [b] * len(rendered.read_positions)
             cols += rendered.read_positions
         with torch.inference_mode():
-            flat = self._rewards(ids.to(self._device), mask.to(self._device),
-                                 torch.tensor(rows, device=self._device),
-                                 torch.tensor(cols, device=self._device)).tolist()
+            flat = self._rewards(
+                ids.to(self._device),
+                mask.to(self._device),
+                torch.tensor(rows, device=self._device),
+                torch.tensor(cols, device=self._device),
+            ).tolist()
         out, start = [], 0
         for rendered in batch:
             out.append(flat[start : start + len(rendered.read_positions)])
             start += len(rendered.read_positions)
         return out
 
-    def _rewards(self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
-                 cols: torch.Tensor) -> torch.Tensor:
+    def _rewards(
+        self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
         """Rewards at (row, col) read positions, flat, in [0, 1]."""
         head = self._spec.head
         if head == "two_class":
@@ -239,8 +264,9 @@ class ClassifierPRM:
         logits = torch.nn.functional.linear(picked, lm_head.weight[pair], bias)
         return logits.float().softmax(-1)[:, self._spec.positive_index]
 
-    def _result(self, request: ScoreRequest, rendered: RenderedInput,
-                rewards: list[float]) -> StepScores:
+    def _result(
+        self, request: ScoreRequest, rendered: RenderedInput, rewards: list[float]
+    ) -> StepScores:
         tokens = len(rendered.input_ids)
         usage = Usage(prompt_tokens=tokens, flops=2.0 * self._num_parameters * tokens)
         scored = None

@@ -89,13 +89,11 @@ def _with_sentinels(spec: PRMSpec, question: str, steps: list[str], mark: str, b
     if spec.system_prompt is not None:
         messages.append({"role": "system", "content": spec.system_prompt})
     if spec.template == "chat":
-        messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": body}]
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": body}]
     else:
         for k, step in enumerate(steps):
             user = question + spec.question_joiner + step if k == 0 else step
-            messages += [{"role": "user", "content": user},
-                         {"role": "assistant", "content": mark}]
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": mark}]
     text: str = _compiled(spec.chat_template).render(
         messages=messages, bos_token=bos, add_generation_prompt=False
     )
@@ -123,8 +121,10 @@ def render_text(
     raw = _with_sentinels(spec, question, cleaned, mark, bos_token)
     pieces = raw.split(mark)
     if len(pieces) != len(cleaned) + 1:
-        raise RenderError(f"prm spec {spec.name!r}: the template placed {len(pieces) - 1} "
-                          f"markers for {len(cleaned)} steps")
+        raise RenderError(
+            f"prm spec {spec.name!r}: the template placed {len(pieces) - 1} "
+            f"markers for {len(cleaned)} steps"
+        )
     text, spans = pieces[0], []
     for piece in pieces[1:]:
         spans.append((len(text), len(text) + len(spec.marker)))
@@ -137,11 +137,16 @@ def _single_token(spec: PRMSpec, tokenizer: Any, token: str, role: str) -> int:
     (``encode(token)[-1]``); either way it must decode back to the token."""
     pinned = dict(spec.pinned_ids).get(token)
     ids = [pinned] if pinned is not None else tokenizer.encode(token, add_special_tokens=False)
-    if not ids or not 0 <= ids[-1] < len(tokenizer) or (
-        tokenizer.decode(ids[-1:]).strip() != token.strip()
+    if (
+        not ids
+        or not 0 <= ids[-1] < len(tokenizer)
+        or (tokenizer.decode(ids[-1:]).strip() != token.strip())
     ):
-        why = (f"the pinned id {pinned} is not it" if pinned is not None
-               else f"it encodes to {len(ids)} pieces")
+        why = (
+            f"the pinned id {pinned} is not it"
+            if pinned is not None
+            else f"it encodes to {len(ids)} pieces"
+        )
         raise ConfigError(
             f"prm spec {spec.name!r}: its {role} {token!r} is not a token of this tokenizer "
             f"({why}); use the spec's own tokenizer, or add the token"
@@ -158,10 +163,12 @@ def spec_token_ids(spec: PRMSpec, tokenizer: Any) -> SpecTokens:
     replacement = spec.marker_replacement
     return SpecTokens(
         marker=_single_token(spec, tokenizer, spec.marker, "step marker"),
-        replacement=None if replacement is None
+        replacement=None
+        if replacement is None
         else _single_token(spec, tokenizer, replacement, "marker replacement"),
-        compare=tuple(_single_token(spec, tokenizer, t, "compare token")
-                      for t in spec.compare_tokens),
+        compare=tuple(
+            _single_token(spec, tokenizer, t, "compare token") for t in spec.compare_tokens
+        ),
     )
 
 
@@ -184,7 +191,11 @@ def _marker_tokens(spans: Sequence[Span], offsets: Sequence[Span]) -> list[int]:
 
 
 def render(
-    spec: PRMSpec, tokenizer: Any, question: str, steps: Sequence[str], *,
+    spec: PRMSpec,
+    tokenizer: Any,
+    question: str,
+    steps: Sequence[str],
+    *,
     tokens: SpecTokens | None = None,
 ) -> RenderedInput:
     """Token ids of one solution for ``spec`` and where each step's reward is read.
@@ -211,14 +222,17 @@ def render(
         raise ConfigError(f"prm spec {spec.name!r} needs a fast tokenizer (with offsets)")
     tokens = tokens or spec_token_ids(spec, tokenizer)
     rendered = render_text(spec, question, steps, bos_token=tokenizer.bos_token or "")
-    encoded = tokenizer(rendered.text, add_special_tokens=spec.bos == "by_tokenizer",
-                        return_offsets_mapping=True)
+    encoded = tokenizer(
+        rendered.text, add_special_tokens=spec.bos == "by_tokenizer", return_offsets_mapping=True
+    )
     ids = list(encoded["input_ids"])
     positions = _marker_tokens(rendered.marker_spans, encoded["offset_mapping"])
     for pos in positions:
         if ids[pos] != tokens.marker:
-            raise RenderError(f"prm spec {spec.name!r}: step marker {spec.marker!r} merged with "
-                              "neighbouring text into another token")
+            raise RenderError(
+                f"prm spec {spec.name!r}: step marker {spec.marker!r} merged with "
+                "neighbouring text into another token"
+            )
         if tokens.replacement is not None:
             ids[pos] = tokens.replacement
     reads = tuple(p + spec.read_offset for p in positions)

@@ -71,17 +71,22 @@ class PRMSpec:
 
     def __post_init__(self) -> None:
         if self.template != "plain" and not self.chat_template:
-            raise ConfigError(f"prm spec {self.name!r}: template={self.template!r} needs a "
-                              "chat_template")
+            raise ConfigError(
+                f"prm spec {self.name!r}: template={self.template!r} needs a chat_template"
+            )
         if self.head == "token_pair" and len(self.compare_tokens) != 2:
-            raise ConfigError(f"prm spec {self.name!r}: head 'token_pair' needs two "
-                              f"compare_tokens, got {self.compare_tokens!r}")
+            raise ConfigError(
+                f"prm spec {self.name!r}: head 'token_pair' needs two "
+                f"compare_tokens, got {self.compare_tokens!r}"
+            )
         if self.head != "value_head" and self.positive_index not in (0, 1):
-            raise ConfigError(f"prm spec {self.name!r}: positive_index={self.positive_index} "
-                              "must be 0 or 1")
+            raise ConfigError(
+                f"prm spec {self.name!r}: positive_index={self.positive_index} must be 0 or 1"
+            )
         if self.read_offset not in (0, -1):
-            raise ConfigError(f"prm spec {self.name!r}: read_offset={self.read_offset} must be "
-                              "0 or -1")
+            raise ConfigError(
+                f"prm spec {self.name!r}: read_offset={self.read_offset} must be 0 or -1"
+            )
 
 
 # Llama-3.1-8B-Instruct's chat_template (tokenizer_config.json, July 2024; RLHFlow's PRMs are
@@ -239,6 +244,14 @@ MINI_PRM = PRMSpec(
 
 SPECS: dict[str, PRMSpec] = {
     spec.name: spec
-    for spec in (MINI_PRM, MATH_SHEPHERD, RLHFLOW_MISTRAL, RLHFLOW_DEEPSEEK, SKYWORK_1_5B,
-                 SKYWORK_7B, QWEN_PRM_7B, QWEN_PRM_72B)
+    for spec in (
+        MINI_PRM,
+        MATH_SHEPHERD,
+        RLHFLOW_MISTRAL,
+        RLHFLOW_DEEPSEEK,
+        SKYWORK_1_5B,
+        SKYWORK_7B,
+        QWEN_PRM_7B,
+        QWEN_PRM_72B,
+    )
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ttscale.config import PRM_STRATEGIES, StrategyConfig
+from ttscale.config import PRM_STRATEGIES, RefineConfig, StrategyConfig
 from ttscale.runs.store import ProblemRecord
 from ttscale.search.selection import Ballot, SelectionRule, select
 from ttscale.types import SearchResult
@@ -28,7 +28,11 @@ class AnswerGrader(Protocol):
 
 def selection_rule(cfg: StrategyConfig) -> SelectionRule:
     """The rule behind a strategy's headline answer: its ``selection``, else majority."""
-    return cfg.selection if isinstance(cfg, PRM_STRATEGIES) else "majority"
+    # refine has no selection field: its turns are voted on (the paper reads the last turn;
+    # accuracy per turn comes from search.refine.accuracy_per_turn)
+    if isinstance(cfg, PRM_STRATEGIES) and not isinstance(cfg, RefineConfig):
+        return cfg.selection
+    return "majority"
 
 
 def judge(

@@ -13,5 +13,6 @@ strategies.register("majority", "ttscale.search.majority:majority")
 strategies.register("best_of_n", "ttscale.search.best_of_n:best_of_n")
 strategies.register("beam_search", "ttscale.search.beam_search:beam_search")
 strategies.register("dvts", "ttscale.search.dvts:dvts")
+strategies.register("refine", "ttscale.search.refine:refine")
 
 __all__ = ["strategies"]

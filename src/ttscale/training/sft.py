@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 class SFTExample:
     prompt_ids: tuple[int, ...]
     completion_ids: tuple[int, ...]
+    loss_mask: tuple[bool, ...] | None = None
+    """Which completion tokens carry loss (None: all). Multi-turn chats (GenPRM) mask the user
+    turns between assistant turns."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,10 @@ def collate(batch: list[SFTExample], pad_id: int) -> tuple[Any, Any, Any]:
     for row, (e, s) in enumerate(zip(batch, seqs, strict=True)):
         ids[row, : len(s)] = torch.tensor(s)
         mask[row, : len(s)] = 1
-        labels[row, len(e.prompt_ids) : len(s)] = torch.tensor(e.completion_ids)
+        target = torch.tensor(e.completion_ids)
+        if e.loss_mask is not None:
+            target[~torch.tensor(e.loss_mask, dtype=torch.bool)] = -100
+        labels[row, len(e.prompt_ids) : len(s)] = target
     return ids, mask, labels
 
 
