@@ -153,3 +153,10 @@ def test_dvts_budgets_default_to_powers_of_four_that_are_whole_subtrees():
 
     assert curve_budgets(DVTSConfig(n=64, beam_width=4)) == (4, 16, 64)
     assert curve_budgets(DVTSConfig(n=16, beam_width=8)) == (16,)
+
+
+def test_prm_keys_can_be_overridden_and_a_typo_lists_the_allowed_ones():
+    cfg = load_config("mini", ["prm.name=mini-oracle", "prm.flip_rate=0.1"])
+    assert cfg.prm is not None and (cfg.prm.name, cfg.prm.flip_rate) == ("mini-oracle", 0.1)
+    with pytest.raises(ConfigError, match=r"prm.nmae.*allowed: name, model, engine, flip_rate"):
+        load_config("mini", ["prm.nmae=x"])

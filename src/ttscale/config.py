@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -286,6 +286,7 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | 
             model = _STRATEGY_MODELS[part]
             continue
         field = model.model_fields.get(str(part)) if model else None
-        ann = field.annotation if field else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        options = (field.annotation, *get_args(field.annotation)) if field else ()
+        models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = models[0] if models else None  # X | None sections too (prm)
     return model

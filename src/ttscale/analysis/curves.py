@@ -205,11 +205,16 @@ class _Table:
         if mode == "max":
             best = np.where(voters, score, -np.inf).argmax(axis=1)  # ties: the first candidate
             return voters.any(axis=1) & self.verdict[best]
-        onehot = self.cls[:, None] == np.arange(max(self.cls.max() + 1, 1))[None, :]
-        totals = np.where(voters, score, 0.0) @ onehot
-        members = voters[:, :, None] & onehot[None, :, :]
-        first = np.where(members, np.arange(len(self.cls))[None, :, None], len(self.cls)).min(1)
-        top = totals == np.where(first < len(self.cls), totals, -np.inf).max(1, keepdims=True)
-        winner = np.where(top & (first < len(self.cls)), first, len(self.cls)).min(1)
+        # Vote: per-class sums by bincount (in candidate order, the order select() adds in, so
+        # float ties are the same), then the first voter of a top class wins, which is
+        # select()'s tie-break (the class whose first member comes first).
+        reps, k = voters.shape
+        cls = np.maximum(self.cls, 0)
+        flat = np.arange(reps)[:, None] * (cls.max() + 1) + cls[None, :]
+        totals = np.bincount(flat[voters], weights=np.broadcast_to(score, voters.shape)[voters],
+                             minlength=reps * (cls.max() + 1))
+        mine = np.where(voters, totals[flat], -np.inf)
+        top = voters & (mine == mine.max(axis=1, keepdims=True))
+        winner = np.where(top, np.arange(k)[None, :], k).min(axis=1)
         right = np.append(self.verdict, False)
         return voters.any(axis=1) & right[winner]

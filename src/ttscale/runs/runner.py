@@ -113,6 +113,8 @@ def report(run_dir: Path) -> list[StrategyReport]:
     from ttscale.analysis.report import build_reports, write_outputs
 
     config = saved_config(run_dir)
+    if not (run_dir / "results.sqlite").is_file():
+        raise ConfigError(f"{run_dir} has no results.sqlite yet: nothing to report")
     store = RunStore(run_dir / "results.sqlite")
     try:
         reports = build_reports(config, store)
@@ -123,10 +125,14 @@ def report(run_dir: Path) -> list[StrategyReport]:
 
 
 def saved_config(run_dir: Path) -> RunConfig:
-    """The config a run folder was made with."""
+    """The config a run folder was made with.
+
+    Raises:
+        ConfigError: ``run_dir`` has no config.yaml.
+    """
     saved = run_dir / "config.yaml"
-    if not (saved.is_file() and (run_dir / "results.sqlite").is_file()):
-        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml and results.sqlite)")
+    if not saved.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.yaml)")
     return RunConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")))
 
 

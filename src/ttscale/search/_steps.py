@@ -164,9 +164,12 @@ def run_trees(
             t.usage += Usage.of(completions, num_parameters=policy.num_parameters)
             children += [(t, child) for c in completions if (child := _child(t, node, c))]
         _score(children, prm, settings.aggregation)
+        by_tree: dict[int, list[Node]] = {id(t): [] for t in live}
+        for t, child in children:
+            by_tree[id(t)].append(child)
         for t in live:
             t.rounds += 1
-            _select(t, [child for owner, child in children if owner is t], last=last)
+            _select(t, by_tree[id(t)], last=last)
 
 
 def _expansions(t: Tree, step: int, settings: TreeSettings) -> list[tuple[Node, int]]:
