@@ -30,7 +30,7 @@ def problems_by_text() -> dict[str, task.MiniProblem]:
 class ExactCheckerPRM:
     """Scores mini steps with the exact checker; counts every step it really scores."""
 
-    def __init__(self) -> None:
+    def __init__(self, cfg: object = None) -> None:  # registry factories receive the prm config
         self.steps_scored = 0
 
     @property

@@ -105,17 +105,21 @@ def online_selector(outcomes: Sequence[Outcome], probes: dict[str, Probe], budge
     """Accuracy and FLOPs of choosing per problem from its probe (tables from the other fold)."""
     estimated = {pid: probe_bin(p.agreement) for pid, p in probes.items()}
     by_key = {(o.problem_id, o.config): o for o in outcomes}
+    # a bin with nothing affordable falls back to the cheapest configuration overall, so every
+    # problem counts (skipping them would flatter the selector)
+    cheapest = min(points(outcomes), key=lambda p: p.flops).config
     correct, flops = [], []
     for fold in (0, 1):
         train = {pid: b for pid, b in estimated.items() if _fold(pid) != fold}
         table = {c.bin: c.choice for c in optimal_per_bin(outcomes, train, [budget])}
         for pid, b in estimated.items():
-            choice = table.get(b)
-            if _fold(pid) != fold or choice is None or (pid, choice.config) not in by_key:
+            if _fold(pid) != fold:
                 continue
-            o = by_key[(pid, choice.config)]
-            correct.append(o.correct)
-            flops.append(o.flops + probes[pid].flops)
+            choice = table.get(b)
+            config = choice.config if choice is not None else cheapest
+            o = by_key.get((pid, config)) or by_key.get((pid, cheapest))
+            correct.append(bool(o and o.correct))
+            flops.append((o.flops if o else 0.0) + probes[pid].flops)
     n = max(1, len(correct))
     return Point("online-selector", sum(correct) / n, sum(flops) / n, len(correct))
 
