@@ -104,7 +104,16 @@ def test_negative_limit_is_a_config_error() -> None:
 
 
 def test_registry_lists_every_dataset() -> None:
-    expected = {"mini-500", "math500", "aime24", "amc23", "gsm8k", "minerva_math", "olympiadbench"}
+    expected = {
+        "mini-500",
+        "mini-train",
+        "math500",
+        "aime24",
+        "amc23",
+        "gsm8k",
+        "minerva_math",
+        "olympiadbench",
+    }
     assert set(datasets.names()) == expected
 
 

@@ -3,15 +3,16 @@ import random
 
 import pytest
 
-from ttscale.config import DataConfig
+from ttscale.config import DataConfig, PolicyConfig
 from ttscale.errors import DataError
 from ttscale.labeling.config import LabelConfig
 from ttscale.labeling.rollouts import LabelFile, balanced_choice, label, read_labels
 from ttscale.labeling.rpe import hard_labels, rpe_labels
 
 SMALL = LabelConfig(
-    data=DataConfig(dataset="mini-train", limit=4),
-    samples_per_problem=6,
+    data=DataConfig(dataset="mini-train", limit=6),
+    policy=PolicyConfig(temperature=1.0, max_tokens=120),  # hot enough for right and wrong samples
+    samples_per_problem=8,
     paths_per_problem=2,
     k_schedule=(3, 3, 3),
     batch_problems=2,
