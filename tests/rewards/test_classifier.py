@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from ttscale.errors import ConfigError, EngineError
 from ttscale.mini import task
-from ttscale.mini.models import load_tokenizer, model_path
+from ttscale.mini.models import load_tokenizer
 from ttscale.rewards import load_prm
 from ttscale.rewards.base import ProcessRewardModel, ScoreRequest
 from ttscale.rewards.classifier import ClassifierPRM, token_batches
@@ -258,9 +258,3 @@ def test_load_prm_suggests_the_closest_name():
     with pytest.raises(ConfigError, match="Did you mean 'math-shepherd'"):
         load_prm("math-shepard")
 
-
-@pytest.mark.skipif((model_path("mini-prm") / "config.json").exists(),
-                    reason="mini-prm is shipped")
-def test_load_prm_names_the_missing_miniature_prm():
-    with pytest.raises(ConfigError, match="unknown miniature model 'mini-prm'"):
-        load_prm("mini-prm", device="cpu")
