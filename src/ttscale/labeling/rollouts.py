@@ -21,7 +21,7 @@ from ttscale.errors import DataError
 from ttscale.labeling.config import LabelConfig
 from ttscale.labeling.rpe import dynamic_k, hard_labels, rpe_labels
 from ttscale.mini.task import STEP_SEPARATOR
-from ttscale.search.prompting import derive_seed, problem_messages
+from ttscale.search.prompting import derive_seed, problem_messages, sampling_request
 from ttscale.types import ChatMessage, GenerationRequest, Problem
 
 
@@ -78,26 +78,17 @@ def _prompt(problem: Problem, prefix: str, cfg: LabelConfig) -> tuple[ChatMessag
     return (*problem_messages(problem, cfg.policy.system_prompt), ChatMessage("assistant", prefix))
 
 
-def _request(
-    prompt: tuple[ChatMessage, ...], n: int, seed: int, cfg: LabelConfig
-) -> GenerationRequest:
-    s = cfg.policy
-    return GenerationRequest(
-        prompt, n=n, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
-        max_tokens=s.max_tokens, seed=seed, continue_final=True,
-    )  # fmt: skip
-
-
 def sample_solutions(
     problems: Sequence[Problem], *, policy: Any, grader: Any, cfg: LabelConfig
 ) -> list[_Sampled]:
     """Stage 1: step-forced samples for every problem in one call; keep balanced paths."""
     requests = [
-        _request(
+        sampling_request(
             _prompt(p, cfg.first_prefix, cfg),
-            cfg.samples_per_problem,
-            derive_seed(cfg.seed, p.id, "label:solutions"),
-            cfg,
+            n=cfg.samples_per_problem,
+            sampling=cfg.policy,
+            seed=derive_seed(cfg.seed, p.id, "label:solutions"),
+            continue_final=True,
         )
         for p in problems
     ]
@@ -134,7 +125,15 @@ def estimate_mc(
                 prefix = STEP_SEPARATOR.join(steps[: t + 1]) + cfg.continuation.format(next=t + 2)
                 seed = derive_seed(cfg.seed, item.problem.id, f"label:mc:{j}:{t}")
                 keys.append((i, j, t))
-                requests.append(_request(_prompt(item.problem, prefix, cfg), k, seed, cfg))
+                requests.append(
+                    sampling_request(
+                        _prompt(item.problem, prefix, cfg),
+                        n=k,
+                        sampling=cfg.policy,
+                        seed=seed,
+                        continue_final=True,
+                    )
+                )
     completions = policy.generate(requests) if requests else []
     mc: dict[tuple[int, int, int], float] = {}
     for key, request, outs in zip(keys, requests, completions, strict=True):

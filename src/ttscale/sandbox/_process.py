@@ -24,6 +24,9 @@ from typing import Any
 from ttscale.errors import SandboxError
 from ttscale.sandbox._cgroup import PidsCgroup
 from ttscale.sandbox._channel import Channel, ChannelError, Frame
+
+# the in-sandbox helpers are stdlib-only, so the host side reuses them (scan fallback included)
+from ttscale.sandbox._worker_procs import descendants
 from ttscale.sandbox.config import SandboxConfig
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -179,7 +182,7 @@ class Worker:
 
 def _kill(proc: subprocess.Popen[bytes], cgroup: PidsCgroup | None, owned_dir: str | None) -> None:
     """SIGKILL the launcher, its process group, its descendants and the cgroup's members."""
-    tree = _descendants(proc.pid)
+    tree = descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     for pid in tree:
@@ -195,23 +198,3 @@ def _kill(proc: subprocess.Popen[bytes], cgroup: PidsCgroup | None, owned_dir: s
                 stream.close()
     if owned_dir is not None:
         shutil.rmtree(owned_dir, ignore_errors=True)
-
-
-def _descendants(root: int) -> list[int]:
-    """Live descendants of root (host pids), read from /proc/<pid>/task/<tid>/children."""
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                children = Path(f"/proc/{pid}/task/{tid}/children").read_text()
-                kids = [int(k) for k in children.split()]
-            except OSError:
-                continue
-            found.extend(kids)
-            stack.extend(kids)
-    return found

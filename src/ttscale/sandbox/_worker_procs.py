@@ -1,4 +1,4 @@
-"""Process-tree helpers of the in-sandbox supervisor (loaded by _worker.py; stdlib only)."""
+"""Process-tree helpers (stdlib only): loaded by the in-sandbox _worker.py, imported by the host."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from ttscale.data.extraction import extract_answer
 from ttscale.engines.base import LLMEngine
 from ttscale.rewards.base import ProcessRewardModel, ScoreRequest
 from ttscale.search._steps import Scored, describe_failures, score_solutions, solution_steps
-from ttscale.search.prompting import derive_seed, problem_messages
+from ttscale.search.prompting import derive_seed, problem_messages, sampling_request
 from ttscale.search.selection import Reduction, reduce_rewards, rule_parts
-from ttscale.types import Candidate, Completion, GenerationRequest, Problem, SearchResult, Usage
+from ttscale.types import Candidate, Completion, Problem, SearchResult, Usage
 
 
 def best_of_n(
@@ -35,32 +35,38 @@ def best_of_n(
     Candidate ``score`` is the reduction of ``cfg.selection`` (``last`` for majority).
     """
     requests = [
-        GenerationRequest(
+        sampling_request(
             problem_messages(p, sampling.system_prompt),
             n=cfg.n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            top_k=sampling.top_k,
-            max_tokens=sampling.max_tokens,
+            sampling=sampling,
             seed=derive_seed(seed, p.id, "best_of_n"),
         )
         for p in problems
     ]
     outputs = policy.generate(requests)
     finished = [
-        (i, j) for i, comps in enumerate(outputs) for j, c in enumerate(comps)
+        (i, j)
+        for i, comps in enumerate(outputs)
+        for j, c in enumerate(comps)
         if c.finish_reason == "stop"
     ]
     scored = score_solutions(
         prm,
-        [ScoreRequest(problems[i].question, solution_steps(outputs[i][j].text))
-         for i, j in finished],
+        [
+            ScoreRequest(problems[i].question, solution_steps(outputs[i][j].text))
+            for i, j in finished
+        ],
     )
     by_sample = dict(zip(finished, scored, strict=True))
     how = rule_parts(cfg.selection)[0] or "last"
     return [
-        _result(problem, completions, [by_sample.get((i, j)) for j in range(len(completions))],
-                how=how, num_parameters=policy.num_parameters)
+        _result(
+            problem,
+            completions,
+            [by_sample.get((i, j)) for j in range(len(completions))],
+            how=how,
+            num_parameters=policy.num_parameters,
+        )
         for i, (problem, completions) in enumerate(zip(problems, outputs, strict=True))
     ]
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from ttscale.config import MajorityConfig, PolicyConfig
 from ttscale.data.extraction import extract_answer
 from ttscale.engines.base import LLMEngine
-from ttscale.search.prompting import derive_seed, problem_messages
-from ttscale.types import Candidate, GenerationRequest, Problem, SearchResult, Usage
+from ttscale.search.prompting import derive_seed, problem_messages, sampling_request
+from ttscale.types import Candidate, Problem, SearchResult, Usage
 
 
 def majority(
@@ -31,13 +31,10 @@ def majority(
     Sample j is group j, so smaller N are estimated by subsampling this run.
     """
     requests = [
-        GenerationRequest(
+        sampling_request(
             problem_messages(p, sampling.system_prompt),
             n=cfg.n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            top_k=sampling.top_k,
-            max_tokens=sampling.max_tokens,
+            sampling=sampling,
             seed=derive_seed(seed, p.id, "majority"),
         )
         for p in problems

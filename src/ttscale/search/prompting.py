@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from ttscale.types import ChatMessage, Problem
+from ttscale.config import PolicyConfig
+from ttscale.types import ChatMessage, GenerationRequest, Problem
 
 
 def problem_messages(problem: Problem, system_prompt: str | None) -> tuple[ChatMessage, ...]:
@@ -21,3 +22,24 @@ def derive_seed(run_seed: int, problem_id: str, stream: str) -> int:
     """
     digest = hashlib.sha256(f"{run_seed}:{problem_id}:{stream}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x3FFFFFFF
+
+
+def sampling_request(
+    prompt: tuple[ChatMessage, ...],
+    *,
+    n: int,
+    sampling: PolicyConfig,
+    seed: int,
+    continue_final: bool = False,
+) -> GenerationRequest:
+    """A request that samples ``n`` solutions with the policy's sampling settings."""
+    return GenerationRequest(
+        prompt,
+        n=n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k,
+        max_tokens=sampling.max_tokens,
+        seed=seed,
+        continue_final=continue_final,
+    )

@@ -13,19 +13,19 @@ string as the public code does. Only a finished solution with an answer votes; a
 needs its step rewards. Ties go to the candidate (or class) seen first, so selection is
 deterministic.
 
-These reductions live here rather than in ``rewards/`` so that selection depends only on types.
+The reductions themselves are :func:`ttscale.rewards.aggregation.aggregate`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from ttscale.errors import ConfigError
+from ttscale.rewards.aggregation import Aggregation, aggregate
 
-Reduction = Literal["last", "min", "avg", "prod"]
+Reduction = Aggregation
 SelectionRule = Literal[
     "majority",
     "prm_min_max",
@@ -48,17 +48,9 @@ def reduce_rewards(rewards: Sequence[float], how: Reduction) -> float:
         >>> reduce_rewards([0.9, 0.5, 0.8], "min")
         0.5
     """
-    if not rewards:
-        return 0.0
-    if how == "last":
-        return float(rewards[-1])
-    if how == "min":
-        return float(min(rewards))
-    if how == "avg":
-        return float(sum(rewards) / len(rewards))
-    if how == "prod":
-        return float(math.prod(rewards))
-    raise ConfigError(f"reduction {how!r} is unknown; allowed: {', '.join(REDUCTIONS)}")
+    if not rewards and how in REDUCTIONS:
+        return 0.0  # a candidate the PRM never scored ranks last instead of failing the batch
+    return aggregate(rewards, how)
 
 
 def rule_parts(rule: SelectionRule) -> tuple[Reduction | None, Literal["max", "vote"]]:
