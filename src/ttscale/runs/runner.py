@@ -84,16 +84,10 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
 
 def build_policy(cfg: PolicyConfig) -> Any:
     """The policy engine, from the registry; shipped mini model names resolve to their folder."""
-    from ttscale.engines import engines
+    from ttscale.engines import build_engine
     from ttscale.mini.models import resolve_model
 
-    engine_cls = engines.get(cfg.engine.name)
-    return engine_cls(
-        resolve_model(cfg.model),
-        device=cfg.engine.device,
-        dtype=cfg.engine.dtype,
-        max_batch_size=cfg.engine.max_batch_size,
-    )
+    return build_engine(resolve_model(cfg.model), cfg.engine)
 
 
 def _run_strategy(
