@@ -34,16 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from ttscale.engines._model_files import count_parameters, eos_ids
-from ttscale.engines._openai_stream import SampleStream
+from ttscale.engines._openai_stream import SampleStream, StreamError
 from ttscale.engines._sampling import validate_request
 from ttscale.engines.chat import ChatFormat, render_chat
 from ttscale.errors import EngineError
 from ttscale.types import Completion, GenerationRequest
 
 if TYPE_CHECKING:
-    import httpx
-
     from ttscale.config import EngineConfig
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -166,8 +166,6 @@ class OpenAIEngine:
 
     async def agenerate_samples(self, samples: Sequence[_Sample]) -> list[Completion]:
         """Every sample's completion, at most ``max_concurrency`` requests in flight."""
-        import httpx
-
         limits = httpx.Limits(max_connections=self._max_concurrency)
         timeout = httpx.Timeout(self._read_timeout_s, connect=min(self._read_timeout_s, 30.0))
         gate = asyncio.Semaphore(self._max_concurrency)
@@ -251,7 +249,7 @@ class OpenAIEngine:
             await asyncio.wait_for(self._stream(client, url, sample, stream), self._timeout_s)
         except (asyncio.TimeoutError, TimeoutError) as e:
             raise RetryableError(f"{url}: no completion within timeout_s={self._timeout_s}") from e
-        except _transport_errors() as e:
+        except (StreamError, httpx.TransportError, json.JSONDecodeError) as e:
             raise RetryableError(f"{url}: {type(e).__name__}: {e}") from e
         finally:
             self._in_flight[url] -= 1
@@ -277,12 +275,6 @@ class OpenAIEngine:
                     stream.feed(json.loads(payload))
         if not stream.finished:
             raise RetryableError(f"{url}: the stream ended before the sample finished")
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    import httpx
-
-    return (httpx.TransportError, json.JSONDecodeError)
 
 
 def _check_args(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ttscale.engines._model_files import count_parameters, eos_ids
 from ttscale.engines._sampling import validate_request
@@ -80,7 +80,7 @@ class VLLMEngine:
             raise EngineError(f"{INSTALL_HINT} ({e})") from e
         try:
             self._llm = vllm.LLM(
-                model=str(model), dtype=dtype, max_num_seqs=max_batch_size,
+                model=str(model), dtype=cast(Any, dtype), max_num_seqs=max_batch_size,
                 tensor_parallel_size=tensor_parallel_size,
                 gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
                 enforce_eager=enforce_eager, enable_prefix_caching=enable_prefix_caching,
@@ -143,7 +143,7 @@ class VLLMEngine:
         results = []
         for out, request in zip(outputs, requests, strict=True):
             samples = [
-                self._completion(o, len(out.prompt_token_ids), request)
+                self._completion(o, len(out.prompt_token_ids or ()), request)
                 for o in sorted(out.outputs, key=lambda o: o.index)
             ]
             results.append(samples * request.n if request.temperature == 0 else samples)
