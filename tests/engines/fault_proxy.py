@@ -36,6 +36,8 @@ class FaultProxy:
         self._delay_s, self._stall_s = delay_s, stall_s
         self.counts: Counter[str] = Counter()
         self.abandoned_stalls = 0
+        self.heads: list[bytes] = []
+        """Request heads (request line and headers) as the client sent them."""
         """Stalled responses whose client closed the connection before ``stall_s``."""
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -86,6 +88,7 @@ class FaultProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
+            self.heads.append(head)
             body = await reader.readexactly(_content_length(head))
             await self._serve(self._draw(), _close_after(head) + body, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):

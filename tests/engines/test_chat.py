@@ -122,3 +122,42 @@ def test_no_messages_raise_engine_error() -> None:
 def test_a_failing_template_raises_engine_error() -> None:
     with pytest.raises(EngineError, match="chat template failed"):
         render("{{ raise_exception('no tools') }}", ChatMessage("user", QUESTION))
+
+
+def recipe_prompt(recipe: str, template: str, *extra: ChatMessage) -> str:
+    """The first policy prompt of a recipe, rendered as its engine would render it."""
+    from ttscale.config import load_config
+    from ttscale.search.prompting import problem_messages
+    from ttscale.types import Problem
+
+    config = load_config(recipe)
+    engine = config.policy.engine
+    messages = (*problem_messages(Problem("p1", QUESTION, "5"), config.policy.system_prompt),
+                *extra)
+    return render_chat(
+        tokenizer_with(template), messages, continue_final=bool(extra),
+        chat_format=ChatFormat(engine.date_string, engine.system_in_user),
+    )
+
+
+def test_r1_recipe_prompt_has_no_system_turn() -> None:
+    text = recipe_prompt("r1-distill-qwen-7b", R1_STYLE)
+    assert text == f"<|User|>{QUESTION}\n{INSTRUCTION}<|Assistant|><think>\n"
+
+
+@pytest.mark.parametrize("recipe", ["llama-3.2-1b", "llama-3.2-3b"])
+def test_llama_recipe_prompt_has_the_pinned_date_and_the_official_system_prompt(
+    recipe: str,
+) -> None:
+    text = recipe_prompt(recipe, LLAMA_STYLE)
+    assert text.startswith(
+        f"<|start_header_id|>system<|end_header_id|>\n\nToday Date: {LLAMA_DEFAULT_DATE}\n\n"
+        "Solve the following math problem efficiently and clearly:\n\n"
+    )
+    assert text.endswith(f"<|start_header_id|>user<|end_header_id|>\n\n{QUESTION}<|eot_id|>"
+                         "<|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+def test_llama_recipe_continues_a_step_after_its_separator() -> None:
+    text = recipe_prompt("llama-3.2-1b", LLAMA_STYLE, ChatMessage("assistant", STEP))
+    assert text.endswith(f"<|start_header_id|>assistant<|end_header_id|>\n\n{STEP}")

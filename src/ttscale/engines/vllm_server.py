@@ -22,7 +22,7 @@ from types import TracebackType
 from ttscale.errors import EngineError
 
 # On a small shared CPU machine, vLLM pinning its OpenMP threads to cores that other jobs use
-# makes it crawl; one unpinned thread is fair to them.
+# makes it crawl; one unpinned thread is fair to them. The caller's environment overrides these.
 CPU_ENV = {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"}
 
 
@@ -80,7 +80,7 @@ class VLLMServer:
         with self.log.open("wb") as out:
             self._process = subprocess.Popen(
                 self.command(), stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **CPU_ENV}, start_new_session=True,
+                env={**CPU_ENV, **os.environ}, start_new_session=True,
             )
         try:
             self._wait_ready()

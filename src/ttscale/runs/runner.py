@@ -90,6 +90,17 @@ def build_policy(cfg: PolicyConfig) -> Any:
     return build_engine(resolve_model(cfg.model), cfg.engine)
 
 
+def solve_batch(
+    batch: Sequence[Problem], cfg: StrategyConfig, *, policy: Any, config: RunConfig
+) -> list[SearchResult]:
+    """One batch of problems through one strategy: the unit of work (also of a Ray actor)."""
+    from ttscale.search import strategies
+
+    return strategies.get(cfg.name)(
+        batch, policy=policy, prm=None, cfg=cfg, sampling=config.policy, seed=config.seed
+    )
+
+
 def _run_strategy(
     cfg: StrategyConfig,
     problems: Sequence[Problem],
@@ -102,12 +113,9 @@ def _run_strategy(
 ) -> None:
     from tqdm import tqdm
 
-    from ttscale.search import strategies
-
     label = strategy_label(cfg)
     done = store.done_ids(label)
     todo = [p for p in problems if p.id not in done]
-    strategy = strategies.get(cfg.name)
     bar = tqdm(
         total=len(problems),
         initial=len(problems) - len(todo),
@@ -118,9 +126,7 @@ def _run_strategy(
     for start in range(0, len(todo), config.batch_problems):
         batch = todo[start : start + config.batch_problems]
         began = time.perf_counter()
-        results = strategy(
-            batch, policy=policy, prm=None, cfg=cfg, sampling=config.policy, seed=config.seed
-        )
+        results = solve_batch(batch, cfg, policy=policy, config=config)
         wall = time.perf_counter() - began
         records = _grade(label, results, grader, wall_per_problem=wall / len(batch))
         store.write(records)
