@@ -170,8 +170,17 @@ class OpenAIEngine:
         timeout = httpx.Timeout(self._read_timeout_s, connect=min(self._read_timeout_s, 30.0))
         gate = asyncio.Semaphore(self._max_concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-            tasks = [self._with_retries(client, gate, sample) for sample in samples]
-            return list(await asyncio.gather(*tasks))
+            tasks = [
+                asyncio.ensure_future(self._with_retries(client, gate, sample))
+                for sample in samples
+            ]
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                for task in tasks:  # one sample failed for good: stop the others' requests
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
 
     def _samples(self, request: GenerationRequest, index: int) -> list[_Sample]:
         ids = tuple(self._prompt_ids(request, index))
