@@ -67,7 +67,7 @@ class EngineConfig(BaseModel):
     name: str = "transformers"
     """Engine backend by registry name (`ttscale ls engines`)."""
     device: str = "auto"
-    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"."""
+    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N" (transformers engine)."""
     dtype: str = "auto"
     """"auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16" or "float16"."""
     max_batch_size: int = Field(256, ge=1)
@@ -151,7 +151,13 @@ class RunConfig(BaseModel):
 
     def config_hash(self) -> str:
         """Hash of everything that affects results (not of the run name)."""
-        payload = self.model_dump(mode="json", exclude={"name", "batch_problems"})
+        # Where and how the openai engine reaches its servers does not change seeded results,
+        # so a run resumes after its server list or timeouts change.
+        transport = {"base_urls", "api_key_env", "max_concurrency", "timeout_s",
+                     "read_timeout_s", "max_retries", "backoff_s"}
+        exclude: dict[str, Any] = {"name": True, "batch_problems": True,
+                                   "policy": {"engine": {"openai": transport}}}
+        payload = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
 
 
