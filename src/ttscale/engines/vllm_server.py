@@ -62,6 +62,8 @@ class VLLMServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def command(self) -> list[str]:
+        from ttscale.engines.vllm_engine import chunked_prefill_default
+
         s = self.settings
         cmd = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
@@ -70,6 +72,8 @@ class VLLMServer:
             "--seed", "0", "--disable-uvicorn-access-log", "--disable-log-stats",
         ]
         cmd += ["--max-model-len", str(s.max_model_len)] if s.max_model_len else []
+        if chunked_prefill_default() is False:  # see vllm_engine.chunked_prefill_default
+            cmd.append("--no-enable-chunked-prefill")
         return cmd + (["--enforce-eager"] if s.enforce_eager else [])
 
     def __enter__(self) -> VLLMServer:
