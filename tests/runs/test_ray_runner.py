@@ -64,6 +64,32 @@ def test_sharded_run_stores_every_problem_once_with_the_local_answers(
 
 
 @requires_ray
+def test_prm_strategies_on_ray_score_with_the_runs_prm_and_match_the_local_run(
+    cluster: None, tmp_path: Path
+) -> None:
+    config = load_config("mini", [
+        "data.limit=4", "batch_problems=2", "prm=mini-oracle",
+        "strategies=[{name: best_of_n, n: 4}]",
+    ])
+    report = run_ray(config, options=RayOptions("local", actors=2), output_dir=tmp_path / "ray",
+                     progress=False)
+    local = run(config, output_dir=tmp_path / "local", progress=False)
+    label = report.summaries[0].strategy
+
+    def records(run_dir: Path) -> list:
+        rows = RunStore(run_dir / "results.sqlite").records(label)
+        return sorted(rows, key=lambda r: r.problem_id)
+
+    on_ray, here = records(report.run_dir), records(local.run_dir)
+    assert [(r.problem_id, r.answer) for r in on_ray] == [(r.problem_id, r.answer) for r in here]
+    # the actors scored every candidate with the oracle PRM, as the local run did
+    assert [[c.score for c in r.candidates] for r in on_ray] == [
+        [c.score for c in r.candidates] for r in here
+    ]
+    assert all(c.score is not None for r in on_ray for c in r.candidates)
+
+
+@requires_ray
 def test_killing_an_actor_mid_run_loses_no_problem_and_a_rerun_adds_nothing(
     cluster: None, tmp_path: Path
 ) -> None:
