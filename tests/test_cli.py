@@ -202,3 +202,17 @@ def test_processbench_maj_on_a_classifier_prm_is_one_line_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "needs a generative PRM" in result.output
+
+
+def test_processbench_model_reads_other_weights_with_the_named_recipe(tmp_path):
+    from ttscale.mini.models import model_path
+
+    out = tmp_path / "pb"
+    result = runner.invoke(app, [
+        "processbench", "--prm", "mini-prm", "--model", str(model_path("mini-prm")),
+        "--limit", "2", "--output-dir", str(out), "--no-progress",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["samples"] == 8  # 2 per mini-processbench subset
+    assert summary["prm"] == "mini-prm"

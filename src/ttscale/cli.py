@@ -240,6 +240,10 @@ def processbench(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     maj: Annotated[int, typer.Option(help="Maj@N for a generative PRM (N rationales/step).")] = 1,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Other weights (folder or Hub id) read with --prm's classifier recipe."),
+    ] = None,
 ) -> None:
     """ProcessBench F1 of a PRM: error/correct accuracy and F1 per subset, and their mean."""
     from ttscale.analysis.processbench import run_processbench
@@ -253,6 +257,7 @@ def processbench(
             output_dir=output_dir,
             progress=progress and sys.stderr.isatty(),
             maj=maj,
+            model=model,
         )
     )
     _print_processbench(report, data)

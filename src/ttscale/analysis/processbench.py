@@ -249,12 +249,14 @@ def run_processbench(
     output_dir: Path | None = None,
     progress: bool = False,
     maj: int = 1,
+    model: str | None = None,
 ) -> tuple[ProcessBenchReport, Path]:
     """Load ``data``, build the registered PRM ``prm_name``, evaluate, write the results.
 
     Returns the report and the ``results.json`` path (``outcomes.jsonl`` lies beside it).
     ``limit`` keeps the first N samples per subset. ``maj`` > 1 asks a generative PRM for
-    Maj@N (N rationales per step, mean reward); other PRMs refuse it.
+    Maj@N (N rationales per step, mean reward); other PRMs refuse it. ``model`` reads other
+    weights (e.g. a freshly trained folder) with ``prm_name``'s classifier recipe.
 
     Raises:
         ConfigError: an unknown PRM or set name, or a bad limit.
@@ -266,7 +268,10 @@ def run_processbench(
     from ttscale.rewards import load_prm
 
     samples = load_processbench(data, limit=limit)
-    prm = load_prm(prm_name) if maj == 1 else _generative(prm_name, maj)
+    if model is not None:
+        prm = load_prm(model, spec=prm_name)
+    else:
+        prm = load_prm(prm_name) if maj == 1 else _generative(prm_name, maj)
     with tqdm(total=len(samples), desc=f"processbench {prm_name}", disable=not progress) as bar:
 
         def advance(done: int) -> None:
@@ -274,7 +279,8 @@ def run_processbench(
 
         report = evaluate(samples, prm, stop_at_gold=stop_at_gold, on_batch=advance)
     suffix = f"-maj{maj}" if maj > 1 else ""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{prm_name}{suffix}-{Path(data).stem}")
+    name = Path(model).name if model is not None else prm_name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}{suffix}-{Path(data).stem}")
     folder = output_dir or Path("runs") / f"processbench-{slug}"
     return report, write_results(report, folder, data=data)
 
