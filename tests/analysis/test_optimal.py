@@ -4,6 +4,8 @@ from ttscale.analysis.optimal import (
     Outcome,
     Point,
     best_within,
+    bootstrap_ci,
+    chosen_correct,
     efficiency_gain,
     frontier,
     optimal_curve,
@@ -77,3 +79,18 @@ def test_efficiency_gain_interpolates_where_the_optimal_curve_reaches_majoritys_
 def test_efficiency_gain_needs_both_curves():
     with pytest.raises(DataError, match="majority curve"):
         efficiency_gain([], [Point("o", 1, 1, 1)])
+
+
+def test_chosen_correct_follows_each_bins_choice_per_problem():
+    # easy -> maj@1 (e1, e2 right), hard -> beam@4 (h1, h2 right)
+    assert chosen_correct(_outcomes(), BINS, 4.0) == [True, True, True, True]
+    # at budget 1 only maj@1 is affordable: the hard problems are wrong
+    assert chosen_correct(_outcomes(), BINS, 1.0) == [True, True, False, False]
+
+
+def test_bootstrap_ci_brackets_the_mean_and_collapses_when_all_agree():
+    low, high = bootstrap_ci([True] * 30 + [False] * 70)
+    assert low < 0.3 < high and high - low < 0.25
+    assert bootstrap_ci([True] * 10) == (1.0, 1.0)
+    with pytest.raises(DataError):
+        bootstrap_ci([])

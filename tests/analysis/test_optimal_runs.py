@@ -36,6 +36,13 @@ def test_optimal_report_is_never_below_the_best_single_configuration_at_its_budg
     assert sum(report.bin_sizes.values()) == 8
 
 
+def test_oracle_online_and_best_single_carry_intervals_around_their_accuracy(run_dir):
+    report = optimal_report(*load_runs([run_dir]))
+    for point in (report.oracle, report.online, report.best_single):
+        assert point is not None and point.ci is not None
+        assert point.ci[0] <= point.accuracy <= point.ci[1]
+
+
 @pytest.mark.parametrize(
     ("agreement", "expected"), [(1.0, "easy"), (0.5, "medium"), (0.25, "hard")]
 )

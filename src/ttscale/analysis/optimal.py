@@ -33,6 +33,38 @@ class Point:
     accuracy: float
     flops: float
     problems: int
+    ci: tuple[float, float] | None = None
+    """95% bootstrap interval of ``accuracy`` over problems, where it was computed."""
+
+
+def bootstrap_ci(
+    correct: Sequence[bool], *, resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile interval of the mean of ``correct``, resampling problems.
+
+    A chosen configuration is held fixed across resamples: the interval is the evaluation noise
+    of that choice on these problems, not the noise of choosing it.
+    """
+    import numpy as np
+
+    if not correct:
+        raise DataError("a confidence interval needs at least one problem")
+    values = np.asarray(correct, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def chosen_correct(
+    outcomes: Sequence[Outcome], bins: Mapping[str, str], budget: float
+) -> list[bool]:
+    """Per problem, whether its bin's best configuration within ``budget`` got it right."""
+    table = {c.bin: c.choice for c in optimal_per_bin(outcomes, bins, [budget])}
+    by_key = {(o.problem_id, o.config): o.correct for o in outcomes}
+    return [
+        by_key.get((pid, choice.config), False) if (choice := table.get(b)) else False
+        for pid, b in bins.items()
+    ]
 
 
 def points(outcomes: Iterable[Outcome], problem_ids: set[str] | None = None) -> list[Point]:

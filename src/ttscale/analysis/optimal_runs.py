@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -24,6 +24,8 @@ from ttscale.analysis.optimal import (
     Outcome,
     Point,
     best_within,
+    bootstrap_ci,
+    chosen_correct,
     efficiency_gain,
     optimal_curve,
     optimal_per_bin,
@@ -121,7 +123,8 @@ def online_selector(outcomes: Sequence[Outcome], probes: dict[str, Probe], budge
             correct.append(bool(o and o.correct))
             flops.append((o.flops if o else 0.0) + probes[pid].flops)
     n = max(1, len(correct))
-    return Point("online-selector", sum(correct) / n, sum(flops) / n, len(correct))
+    ci = bootstrap_ci(correct) if correct else None
+    return Point("online-selector", sum(correct) / n, sum(flops) / n, len(correct), ci)
 
 
 def optimal_report(
@@ -133,7 +136,10 @@ def optimal_report(
     majority = [p for p in configs if "/majority" in p.config]
     optimal = optimal_curve(outcomes, bins, budgets)
     best = max(configs, key=lambda p: (p.accuracy, -p.flops))
+    best = replace(best, ci=bootstrap_ci([o.correct for o in outcomes if o.config == best.config]))
     oracle = best_within(optimal, best.flops)
+    if oracle is not None:
+        oracle = replace(oracle, ci=bootstrap_ci(chosen_correct(outcomes, bins, best.flops)))
     return OptimalReport(
         configs, dict(Counter(bins.values())), optimal_per_bin(outcomes, bins, budgets),
         majority, optimal, efficiency_gain(majority, optimal) if majority and optimal else None,
@@ -196,7 +202,8 @@ def print_report(report: OptimalReport) -> None:
     ]
     for label, q in rows:
         if q is not None:
+            ci = f" [{100 * q.ci[0]:.1f}, {100 * q.ci[1]:.1f}]" if q.ci else ""
             print(
-                f"{label:16s} at budget {report.budget:.3g}: {100 * q.accuracy:.1f}% "
+                f"{label:16s} at budget {report.budget:.3g}: {100 * q.accuracy:.1f}%{ci} "
                 f"({q.flops:.3g} FLOPs/problem)"
             )
