@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttscale.errors import EngineError
-from ttscale.types import ChatMessage
+from ttscale.types import ChatMessage, GenerationRequest
 
 LLAMA_DEFAULT_DATE = "26 Jul 2024"
 """The date Llama-3.x templates fall back to when ``strftime_now`` is missing."""
@@ -93,3 +93,27 @@ def _restore_trailing_space(text: str, final: str) -> str:
     if tail and text.endswith(stripped) and not text.endswith(final):
         return text + tail
     return text
+
+
+def prompt_ids(
+    tokenizer: Any, request: GenerationRequest, *, index: int, chat_format: ChatFormat
+) -> list[int]:
+    """A request's prompt as token ids: text as is, chat messages rendered by the template.
+
+    Every engine sends token ids, so all three see exactly the same prompt.
+
+    Raises:
+        EngineError: the prompt renders to no tokens.
+    """
+    text = (
+        request.prompt
+        if isinstance(request.prompt, str)
+        else render_chat(
+            tokenizer, request.prompt, continue_final=request.continue_final,
+            chat_format=chat_format, index=index,
+        )
+    )
+    ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if not ids:
+        raise EngineError(f"request {index}: the prompt is empty; give at least one token")
+    return ids

@@ -39,7 +39,7 @@ import httpx
 from ttscale.engines._model_files import count_parameters, eos_ids
 from ttscale.engines._openai_stream import SampleStream, StreamError
 from ttscale.engines._sampling import validate_request
-from ttscale.engines.chat import ChatFormat, render_chat
+from ttscale.engines.chat import ChatFormat, prompt_ids
 from ttscale.errors import EngineError
 from ttscale.types import Completion, GenerationRequest
 
@@ -191,18 +191,9 @@ class OpenAIEngine:
         ]
 
     def _prompt_ids(self, request: GenerationRequest, index: int) -> list[int]:
-        text = (
-            request.prompt
-            if isinstance(request.prompt, str)
-            else render_chat(
-                self._tokenizer, request.prompt, continue_final=request.continue_final,
-                chat_format=self._chat_format, index=index,
-            )
+        return prompt_ids(
+            self._tokenizer, request, index=index, chat_format=self._chat_format
         )
-        ids = list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-        if not ids:
-            raise EngineError(f"request {index}: the prompt is empty; give at least one token")
-        return ids
 
     def _body(self, request: GenerationRequest, ids: tuple[int, ...], *, seed: int) -> dict:
         body: dict[str, Any] = {

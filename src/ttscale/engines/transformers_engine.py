@@ -28,7 +28,7 @@ from ttscale.engines._sampling import (
     sample_next,
     validate_request,
 )
-from ttscale.engines.chat import ChatFormat, render_chat
+from ttscale.engines.chat import ChatFormat, prompt_ids
 from ttscale.errors import EngineError
 from ttscale.types import Completion, GenerationRequest
 
@@ -203,18 +203,9 @@ class TransformersEngine:
             yield ordered[start : start + self._max_batch_size]
 
     def _prompt_ids(self, request: GenerationRequest, index: int) -> list[int]:
-        text = (
-            request.prompt
-            if isinstance(request.prompt, str)
-            else render_chat(
-                self._tokenizer, request.prompt, continue_final=request.continue_final,
-                chat_format=self._chat_format, index=index,
-            )
+        return prompt_ids(
+            self._tokenizer, request, index=index, chat_format=self._chat_format
         )
-        ids = list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-        if not ids:
-            raise EngineError(f"request {index}: the prompt is empty; give at least one token")
-        return ids
 
     def _decode_one(self, token_id: int) -> str:
         return str(self._tokenizer.decode([token_id]))
