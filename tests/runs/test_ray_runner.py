@@ -95,29 +95,35 @@ def test_killing_an_actor_mid_run_loses_no_problem_and_a_rerun_adds_nothing(
 ) -> None:
     import ray
 
-    config, run_dir = mini_config(12), tmp_path / "run"
+    # majority@16 on 24 problems in batches of 2: long enough (12 batches of 32 samples) that the
+    # watcher sees a stored batch before the run ends (CoT on 12 problems sometimes finished first)
+    config = load_config("mini", [
+        "data.limit=24", "strategies=[{name: majority, n: 16}]", "batch_problems=2",
+    ])
+    run_dir, label = tmp_path / "run", "majority@16"
     killed_at: list[int] = []
 
     def kill_actor_once_a_batch_is_stored() -> None:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if (run_dir / "results.sqlite").exists() and len(stored(run_dir)) >= 2:
-                killed_at.append(len(stored(run_dir)))
+                seen = len(stored(run_dir))
                 ray.kill(ray.get_actor(actor_name(config, 0)), no_restart=False)
+                killed_at.append(seen)
                 return
-            time.sleep(0.2)
+            time.sleep(0.02)
 
     killer = threading.Thread(target=kill_actor_once_a_batch_is_stored)
     killer.start()
     run_ray(config, options=RayOptions("local", actors=2), output_dir=run_dir, progress=False)
     killer.join()
     rows = stored(run_dir)
-    assert killed_at and killed_at[0] < 12  # the kill landed mid-run
-    assert len(rows) == len(set(rows)) == 12
-    before = RunStore(run_dir / "results.sqlite").records("cot")
+    assert killed_at and killed_at[0] < 24  # the kill landed mid-run
+    assert len(rows) == len(set(rows)) == 24
+    before = RunStore(run_dir / "results.sqlite").records(label)
     began = time.monotonic()
     run_ray(config, options=RayOptions("local", actors=1), output_dir=run_dir, progress=False)
-    assert RunStore(run_dir / "results.sqlite").records("cot") == before
+    assert RunStore(run_dir / "results.sqlite").records(label) == before
     assert time.monotonic() - began < 20  # nothing left: no actor, no engine was started
 
 
