@@ -23,7 +23,7 @@ def test_load_runs_gives_one_outcome_per_strategy_and_problem_and_pass1_from_maj
     assert len(outcomes) == 2 * 8
     assert {o.config for o in outcomes} == {
         "mini-policy-s/majority@4",
-        "mini-policy-s/beam_search@4/m2",
+        "mini-policy-s/beam_search@4/m2/mini-oracle",  # a PRM strategy names its verifier
     }
     assert set(pass1) == set(probes) and len(pass1) == 8
     assert all(p.agreement in (0.0, 0.5, 1.0) for p in probes.values())

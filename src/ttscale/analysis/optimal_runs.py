@@ -16,14 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
 from ttscale.analysis.difficulty import absolute_bins
 from ttscale.analysis.optimal import (
     BinChoice,
     Outcome,
     Point,
-    best_within,
     bootstrap_ci,
     chosen_correct,
     efficiency_gain,
@@ -68,13 +65,13 @@ def load_runs(
             raise DataError(
                 f"{folder} is not a run folder (no results.sqlite): give `ttscale run` folders"
             )
-        policy = yaml.safe_load((folder / "config.yaml").read_text())["policy"]["model"]
+        names = _config_names(folder)
         store = RunStore(folder / "results.sqlite")
         for label in store.strategies():
             records = store.records(label)
+            name = names.get(label, label)
             outcomes += [
-                Outcome(r.problem_id, f"{policy}/{label}", r.correct, r.flops + r.prm_flops)
-                for r in records
+                Outcome(r.problem_id, name, r.correct, r.flops + r.prm_flops) for r in records
             ]
             if label.startswith("majority") and len(records[0].verdicts) > (
                 len(sampled[0].verdicts) if sampled else 0
@@ -86,6 +83,21 @@ def load_runs(
     pass1 = {r.problem_id: sum(r.verdicts) / max(1, len(r.verdicts)) for r in sampled}
     probes = {r.problem_id: _probe(r, probe) for r in sampled}
     return outcomes, pass1, probes
+
+
+def _config_names(folder: Path) -> dict[str, str]:
+    """Strategy label -> configuration name: ``<policy>/<label>``, and ``/<prm>`` where a PRM
+    steered it, so the same search with two verifiers stays two configurations."""
+    from ttscale.config import PRM_STRATEGIES, strategy_label
+    from ttscale.runs.runner import saved_config
+
+    config = saved_config(folder)
+    policy, prm = config.policy.model, config.prm.name if config.prm else None
+    return {
+        strategy_label(s): f"{policy}/{strategy_label(s)}"
+        + (f"/{prm}" if isinstance(s, PRM_STRATEGIES) and prm else "")
+        for s in config.strategies
+    }
 
 
 def _probe(record: ProblemRecord, k: int) -> Probe:
@@ -137,14 +149,35 @@ def optimal_report(
     optimal = optimal_curve(outcomes, bins, budgets)
     best = max(configs, key=lambda p: (p.accuracy, -p.flops))
     best = replace(best, ci=bootstrap_ci([o.correct for o in outcomes if o.config == best.config]))
-    oracle = best_within(optimal, best.flops)
-    if oracle is not None:
-        oracle = replace(oracle, ci=bootstrap_ci(chosen_correct(outcomes, bins, best.flops)))
+    oracle = _oracle(outcomes, bins, budgets, best.flops)
     return OptimalReport(
         configs, dict(Counter(bins.values())), optimal_per_bin(outcomes, bins, budgets),
         majority, optimal, efficiency_gain(majority, optimal) if majority and optimal else None,
         best.flops, online_selector(outcomes, probes, best.flops), oracle, best,
     )  # fmt: skip
+
+
+def _oracle(
+    outcomes: list[Outcome], bins: dict[str, str], budgets: list[float], limit: float
+) -> Point | None:
+    """The most accurate per-bin choice whose mean FLOPs per problem stay within ``limit``.
+
+    A per-bin budget above ``limit`` can still average below it (cheap easy problems pay for
+    dearer hard ones), so every budget is tried; the interval comes from the chosen budget's
+    per-problem choices.
+    """
+    found: tuple[Point, float] | None = None
+    for budget in budgets:
+        curve = optimal_curve(outcomes, bins, [budget])
+        if not curve or curve[0].flops > limit:
+            continue
+        if found is None or (curve[0].accuracy, -curve[0].flops) > (
+            found[0].accuracy, -found[0].flops
+        ):
+            found = (curve[0], budget)
+    if found is None:
+        return None
+    return replace(found[0], ci=bootstrap_ci(chosen_correct(outcomes, bins, found[1])))
 
 
 def plot_bins(outcomes: list[Outcome], pass1: dict[str, float], out: Path) -> Path:
