@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ttscale.sandbox import SandboxConfig
+from ttscale.sandbox._worker_procs import descendants
 from ttscale.sandbox.session import WorkerSession
 from ttscale.sandbox.worker_sandbox import WorkerSandbox
 
@@ -40,21 +41,7 @@ def live(pid: int) -> bool:
 
 def tree(root: int) -> list[int]:
     """Live descendants of root (host pids)."""
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
-            except OSError:
-                continue
-            stack.extend(int(k) for k in kids)
-            found.extend(int(k) for k in kids)
-    return [p for p in found if live(p)]
+    return [p for p in descendants(root) if live(p)]
 
 
 def pidns_members(ns: str) -> list[int]:

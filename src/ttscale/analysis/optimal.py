@@ -121,7 +121,12 @@ def optimal_per_bin(
 def optimal_curve(
     outcomes: Sequence[Outcome], bins: Mapping[str, str], budgets: Sequence[float]
 ) -> list[Point]:
-    """Accuracy of choosing per bin at each budget: the compute-optimal curve.
+    """Accuracy of choosing per bin at each budget: the compute-optimal curve."""
+    return list(curve_by_budget(optimal_per_bin(outcomes, bins, budgets), bins).values())
+
+
+def curve_by_budget(choices: Sequence[BinChoice], bins: Mapping[str, str]) -> dict[float, Point]:
+    """Budget -> the point of choosing per bin within it, from :func:`optimal_per_bin`.
 
     Each bin spends at most the budget per problem, so the mixture does too; its accuracy and
     FLOPs are the problem-weighted means over bins. A budget where some bin has no affordable
@@ -132,16 +137,16 @@ def optimal_curve(
         sizes[b] += 1
     total = sum(sizes.values())
     by_budget: dict[float, list[BinChoice]] = defaultdict(list)
-    for c in optimal_per_bin(outcomes, bins, budgets):
+    for c in choices:
         by_budget[c.budget].append(c)
-    curve = []
-    for budget in budgets:
+    curve = {}
+    for budget in sorted(by_budget):
         chosen = by_budget[budget]
-        if not chosen or any(c.choice is None for c in chosen):
+        if any(c.choice is None for c in chosen):
             continue
         acc = sum(c.choice.accuracy * sizes[c.bin] for c in chosen if c.choice) / total
         flops = sum(c.choice.flops * sizes[c.bin] for c in chosen if c.choice) / total
-        curve.append(Point(f"optimal@{budget:.3g}", acc, flops, total))
+        curve[budget] = Point(f"optimal@{budget:.3g}", acc, flops, total)
     return curve
 
 

@@ -23,8 +23,8 @@ from ttscale.analysis.optimal import (
     Point,
     bootstrap_ci,
     chosen_correct,
+    curve_by_budget,
     efficiency_gain,
-    optimal_curve,
     optimal_per_bin,
     points,
 )  # fmt: skip
@@ -146,38 +146,33 @@ def optimal_report(
     configs = points(outcomes, set(bins))
     budgets = sorted({p.flops for p in configs})
     majority = [p for p in configs if "/majority" in p.config]
-    optimal = optimal_curve(outcomes, bins, budgets)
+    choices = optimal_per_bin(outcomes, bins, budgets)
+    by_budget = curve_by_budget(choices, bins)
+    optimal = list(by_budget.values())
     best = max(configs, key=lambda p: (p.accuracy, -p.flops))
     best = replace(best, ci=bootstrap_ci([o.correct for o in outcomes if o.config == best.config]))
-    oracle = _oracle(outcomes, bins, budgets, best.flops)
+    oracle = _oracle(outcomes, bins, by_budget, best.flops)
     return OptimalReport(
-        configs, dict(Counter(bins.values())), optimal_per_bin(outcomes, bins, budgets),
-        majority, optimal, efficiency_gain(majority, optimal) if majority and optimal else None,
+        configs, dict(Counter(bins.values())), choices, majority, optimal,
+        efficiency_gain(majority, optimal) if majority and optimal else None,
         best.flops, online_selector(outcomes, probes, best.flops), oracle, best,
     )  # fmt: skip
 
 
 def _oracle(
-    outcomes: list[Outcome], bins: dict[str, str], budgets: list[float], limit: float
+    outcomes: list[Outcome], bins: dict[str, str], by_budget: dict[float, Point], limit: float
 ) -> Point | None:
     """The most accurate per-bin choice whose mean FLOPs per problem stay within ``limit``.
 
     A per-bin budget above ``limit`` can still average below it (cheap easy problems pay for
-    dearer hard ones), so every budget is tried; the interval comes from the chosen budget's
+    dearer hard ones), so every budget counts; the interval comes from the chosen budget's
     per-problem choices.
     """
-    found: tuple[Point, float] | None = None
-    for budget in budgets:
-        curve = optimal_curve(outcomes, bins, [budget])
-        if not curve or curve[0].flops > limit:
-            continue
-        if found is None or (curve[0].accuracy, -curve[0].flops) > (
-            found[0].accuracy, -found[0].flops
-        ):
-            found = (curve[0], budget)
-    if found is None:
+    affordable = {b: p for b, p in by_budget.items() if p.flops <= limit}
+    if not affordable:
         return None
-    return replace(found[0], ci=bootstrap_ci(chosen_correct(outcomes, bins, found[1])))
+    budget = max(affordable, key=lambda b: (affordable[b].accuracy, -affordable[b].flops))
+    return replace(affordable[budget], ci=bootstrap_ci(chosen_correct(outcomes, bins, budget)))
 
 
 def plot_bins(outcomes: list[Outcome], pass1: dict[str, float], out: Path) -> Path:

@@ -183,17 +183,14 @@ class OpenAIEngine:
                 raise
 
     def _samples(self, request: GenerationRequest, index: int) -> list[_Sample]:
-        ids = tuple(self._prompt_ids(request, index))
+        ids = tuple(
+            prompt_ids(self._tokenizer, request, index=index, chat_format=self._chat_format)
+        )
         count = 1 if request.temperature == 0 else request.n
         base = request.seed if request.seed is not None else secrets.randbits(30)
         return [
             _Sample(index, j, ids, self._body(request, ids, seed=base + j)) for j in range(count)
         ]
-
-    def _prompt_ids(self, request: GenerationRequest, index: int) -> list[int]:
-        return prompt_ids(
-            self._tokenizer, request, index=index, chat_format=self._chat_format
-        )
 
     def _body(self, request: GenerationRequest, ids: tuple[int, ...], *, seed: int) -> dict:
         body: dict[str, Any] = {

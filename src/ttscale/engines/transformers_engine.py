@@ -171,7 +171,10 @@ class TransformersEngine:
         """One list of ``request.n`` completions per request, in request order."""
         for index, request in enumerate(requests):
             validate_request(request, index)
-        prompts = [self._prompt_ids(request, i) for i, request in enumerate(requests)]
+        prompts = [
+            prompt_ids(self._tokenizer, request, index=i, chat_format=self._chat_format)
+            for i, request in enumerate(requests)
+        ]
         rows = [
             RowState(
                 request_index=i, sample_index=j, request=request, prompt_ids=prompts[i],
@@ -201,11 +204,6 @@ class TransformersEngine:
         ordered = sorted(rows, key=lambda row: (len(row.prompt_ids), row.prompt_ids))
         for start in range(0, len(ordered), self._max_batch_size):
             yield ordered[start : start + self._max_batch_size]
-
-    def _prompt_ids(self, request: GenerationRequest, index: int) -> list[int]:
-        return prompt_ids(
-            self._tokenizer, request, index=index, chat_format=self._chat_format
-        )
 
     def _decode_one(self, token_id: int) -> str:
         return str(self._tokenizer.decode([token_id]))

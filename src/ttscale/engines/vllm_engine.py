@@ -142,7 +142,11 @@ class VLLMEngine:
         if not requests:
             return []
         prompts = [
-            TokensPrompt(prompt_token_ids=self._prompt_ids(request, i))
+            TokensPrompt(
+                prompt_token_ids=prompt_ids(
+                    self._tokenizer, request, index=i, chat_format=self._chat_format
+                )
+            )
             for i, request in enumerate(requests)
         ]
         params = [sampling_params(request) for request in requests]
@@ -158,11 +162,6 @@ class VLLMEngine:
             ]
             results.append(samples * request.n if request.temperature == 0 else samples)
         return results
-
-    def _prompt_ids(self, request: GenerationRequest, index: int) -> list[int]:
-        return prompt_ids(
-            self._tokenizer, request, index=index, chat_format=self._chat_format
-        )
 
     def _completion(
         self, output: Any, prompt_tokens: int, request: GenerationRequest
