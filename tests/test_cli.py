@@ -183,12 +183,21 @@ def test_synthesize_then_train_genprm_writes_a_loadable_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 solutions, kept 1 (100.0%)" in result.output
     out = tmp_path / "genprm"
-    result = runner.invoke(
-        app, ["train", "genprm", "--sft", str(sft), "--out", str(out), "--epochs", "1"]
-    )
+    result = runner.invoke(app, [
+        "train", "genprm", "--sft", str(sft), "--out", str(out), "--epochs", "1",
+        "--repeat-by-steps", f"{'1,' * (len(steps) - 1)}3",
+    ])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "training.json").read_text())["conversations"] == 1
+    info = json.loads((out / "training.json").read_text())
+    assert (info["conversations"], info["examples"]) == (1, 3)
     assert (out / "model.safetensors").is_file()
+
+
+def test_train_genprm_bad_repeat_list_is_one_line_error(tmp_path):
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text("")
+    args = ["train", "genprm", "--sft", str(sft), "--repeat-by-steps", "1,x"]
+    _one_line_error(runner.invoke(app, args), "--repeat-by-steps")
 
 
 def test_processbench_maj_on_a_classifier_prm_is_one_line_error(tmp_path):

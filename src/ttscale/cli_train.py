@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from ttscale.cli import SetOpt, _guard, app, mini_app, train_app
+from ttscale.errors import ConfigError
 
 
 @mini_app.command("train-policy")
@@ -109,14 +110,31 @@ def synthesize(
     )
 
 
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option} must be comma-separated integers (e.g. 1,1,2), got {text!r}"
+        ) from None
+
+
 @train_app.command("genprm")
 def train_genprm(
     sft: Annotated[Path, typer.Option(help="Conversations JSONL written by `ttscale synthesize`.")],
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: the package's mini-genprm).")
     ] = None,
-    init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
-    epochs: Annotated[int, typer.Option(help="Passes over the conversations.")] = 4,
+    init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-l",
+    epochs: Annotated[int, typer.Option(help="Passes over the conversations.")] = 2,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine schedule).")] = 1e-3,
+    repeat_by_steps: Annotated[
+        str,
+        typer.Option(
+            help="Repeats per epoch by judged steps, comma-separated (entry k for k steps, "
+            "the last for longer), e.g. 1,1,1,2,4; empty: each once."
+        ),
+    ] = "1,1,1,2,4",
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     decision_only: Annotated[
         bool, typer.Option(help="Loss only on the <output> judgement blocks.")
@@ -129,8 +147,11 @@ def train_genprm(
 
     target = out or model_path("mini-genprm")
     settings = _guard(
-        lambda: GenPRMTrainSettings(epochs=epochs, seed=seed, decision_only=decision_only)
-    )
+        lambda: GenPRMTrainSettings(
+            epochs=epochs, lr=lr, seed=seed, decision_only=decision_only,
+            repeat_by_steps=_int_list(repeat_by_steps, "--repeat-by-steps"),
+        )
+    )  # fmt: skip
     info = _guard(
         lambda: train(sft, target, init=init, settings=settings, progress=sys.stderr.isatty())
     )

@@ -31,6 +31,11 @@ class GenPRMTrainSettings:
     decision_only: bool = False
     """Loss only on the ``<output>`` blocks (the judgement): a second stage for a tiny model
     that copies the rationale well but leaves the judgement at its prior."""
+    repeat_by_steps: tuple[int, ...] = ()
+    """Times each conversation is repeated per epoch, by its number of judged steps (entry k-1
+    for k steps; the last entry for longer ones; () = once). Rollouts of a weak policy rarely
+    finish a hard problem right, so the long all-correct conversations that ProcessBench's
+    correct half consists of are few (190 of 8,653 for mini-policy-s) unless repeated."""
     save_every: int = 50
     """Save a checkpoint (``out_dir/checkpoint``) every this many steps, so a run starved of CPU
     can still be evaluated (0: only at the end)."""
@@ -38,6 +43,14 @@ class GenPRMTrainSettings:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if any(r < 1 for r in self.repeat_by_steps):
+            raise ConfigError(f"repeat_by_steps must be >= 1 each, got {self.repeat_by_steps}")
+
+    def repeats(self, steps: int) -> int:
+        """How often a conversation judging ``steps`` steps goes into one epoch."""
+        if not self.repeat_by_steps:
+            return 1
+        return self.repeat_by_steps[min(steps, len(self.repeat_by_steps)) - 1]
 
 
 def conversation_example(
@@ -88,6 +101,7 @@ def train_genprm(
     examples = [
         conversation_example(tokenizer, c, decision_only=settings.decision_only)
         for c in conversations
+        for _ in range(settings.repeats(sum(m["role"] == "user" for m in c)))
     ]
     bar = tqdm(desc="train genprm", disable=not progress)
 
