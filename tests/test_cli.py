@@ -210,7 +210,12 @@ def test_processbench_maj_on_a_classifier_prm_is_one_line_error(tmp_path):
         app, ["processbench", "--prm", "mini-prm", "--maj", "8", "--data", str(data)]
     )
     assert result.exit_code == 2
-    assert "needs a generative PRM" in result.output
+    assert "need a generative PRM" in result.output
+
+
+def test_processbench_unknown_ablation_is_one_line_error(tmp_path):
+    args = ["processbench", "--prm", "mini-genprm", "--ablation", "no_code", "--limit", "1"]
+    _one_line_error(runner.invoke(app, args), "--ablation")
 
 
 def test_processbench_model_reads_other_weights_with_the_named_recipe(tmp_path):

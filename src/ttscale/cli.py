@@ -240,6 +240,10 @@ def processbench(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     maj: Annotated[int, typer.Option(help="Maj@N for a generative PRM (N rationales/step).")] = 1,
+    ablation: Annotated[
+        str,
+        typer.Option(help="Generative PRM ablation: full, cot_only or code_no_exec (not run)."),
+    ] = "full",
     model: Annotated[
         str | None,
         typer.Option(help="Other weights (folder or Hub id) read with --prm's classifier recipe."),
@@ -257,6 +261,7 @@ def processbench(
             output_dir=output_dir,
             progress=progress and sys.stderr.isatty(),
             maj=maj,
+            ablation=ablation,
             model=model,
         )
     )

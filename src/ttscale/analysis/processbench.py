@@ -249,13 +249,15 @@ def run_processbench(
     output_dir: Path | None = None,
     progress: bool = False,
     maj: int = 1,
+    ablation: str = "full",
     model: str | None = None,
 ) -> tuple[ProcessBenchReport, Path]:
     """Load ``data``, build the registered PRM ``prm_name``, evaluate, write the results.
 
     Returns the report and the ``results.json`` path (``outcomes.jsonl`` lies beside it).
     ``limit`` keeps the first N samples per subset. ``maj`` > 1 asks a generative PRM for
-    Maj@N (N rationales per step, mean reward); other PRMs refuse it. ``model`` reads other
+    Maj@N (N rationales per step, mean reward), ``ablation`` one of GenPRM's §3.8 ablations;
+    other PRMs refuse both. ``model`` reads other
     weights (e.g. a freshly trained folder) with ``prm_name``'s classifier recipe.
 
     Raises:
@@ -271,32 +273,36 @@ def run_processbench(
     if model is not None:
         prm = load_prm(model, spec=prm_name)
     else:
-        prm = load_prm(prm_name) if maj == 1 else _generative(prm_name, maj)
+        generative = maj > 1 or ablation != "full"
+        prm = _generative(prm_name, maj, ablation) if generative else load_prm(prm_name)
     with tqdm(total=len(samples), desc=f"processbench {prm_name}", disable=not progress) as bar:
 
         def advance(done: int) -> None:
             bar.update(done)
 
         report = evaluate(samples, prm, stop_at_gold=stop_at_gold, on_batch=advance)
-    suffix = f"-maj{maj}" if maj > 1 else ""
+    suffix = (f"-maj{maj}" if maj > 1 else "") + (f"-{ablation}" if ablation != "full" else "")
     name = Path(model).name if model is not None else prm_name
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}{suffix}-{Path(data).stem}")
     folder = output_dir or Path("runs") / f"processbench-{slug}"
     return report, write_results(report, folder, data=data)
 
 
-def _generative(prm_name: str, maj: int) -> ProcessRewardModel:
-    """A registered generative PRM (a factory taking ``maj``) with Maj@N."""
-    from ttscale.rewards import prms
+def _generative(prm_name: str, maj: int, ablation: str) -> ProcessRewardModel:
+    """A registered generative PRM (a factory reading ``maj`` and ``ablation``)."""
+    from ttscale.config import PRMConfig
+    from ttscale.rewards import load_prm, prms
     from ttscale.rewards.specs import PRMSpec
 
-    entry = prms.get(prm_name)
-    if isinstance(entry, PRMSpec):
+    try:
+        cfg = PRMConfig(name=prm_name, maj=maj, ablation=ablation)
+    except ValueError:
         raise ConfigError(
-            f"--maj {maj} needs a generative PRM (mini-genprm, genprm); "
-            f"{prm_name!r} is a classifier PRM without Maj@N"
+            f"--ablation must be full, cot_only or code_no_exec, got {ablation!r}"
+        ) from None
+    if isinstance(prms.get(prm_name), PRMSpec):
+        raise ConfigError(
+            f"--maj {maj} / --ablation {ablation} need a generative PRM (mini-genprm, genprm); "
+            f"{prm_name!r} is a classifier PRM without Maj@N or ablations"
         )
-    from ttscale.config import PRMConfig
-    from ttscale.rewards import load_prm
-
-    return load_prm(prm_name, cfg=PRMConfig(name=prm_name, maj=maj))
+    return load_prm(prm_name, cfg=cfg)

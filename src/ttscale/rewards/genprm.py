@@ -340,7 +340,7 @@ def load_genprm(
 
 
 def mini_genprm(
-    cfg: PRMConfig | None = None, *, maj: int | None = None, ablation: Ablation = "full"
+    cfg: PRMConfig | None = None, *, maj: int | None = None, ablation: Ablation | None = None
 ) -> GenPRM:
     """The shipped miniature GenPRM on CPU (registered as "mini-genprm").
 
@@ -348,6 +348,7 @@ def mini_genprm(
     faster than with sympy), and a large warm pool lets Maj@N reuse workers across solutions.
     """
     maj = maj if maj is not None else (cfg.maj if cfg is not None else 1)
+    ablation = ablation or (cfg.ablation if cfg is not None else "full")
     sandbox = None
     if ablation == "full":
         from ttscale.sandbox import SandboxConfig, open_sandbox
@@ -360,4 +361,7 @@ def mini_genprm(
 def genprm_7b(cfg: PRMConfig | None = None) -> GenPRM:
     """GenPRM-7B (or ``cfg.model``) in the ``main`` chat form (registered "genprm")."""
     model = cfg.model if cfg is not None and cfg.model else "GenPRM/GenPRM-7B"
-    return load_genprm(model, cfg=GenPRMConfig(maj=cfg.maj if cfg else 1, chat_form="main"))
+    settings = GenPRMConfig(
+        maj=cfg.maj if cfg else 1, ablation=cfg.ablation if cfg else "full", chat_form="main"
+    )
+    return load_genprm(model, cfg=settings)
