@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -46,6 +46,7 @@ from ttscale.strategy_config import (
 from ttscale.strategy_config import (
     strategy_label as strategy_label,
 )
+from ttscale.types import Ablation
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 _STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -145,7 +146,7 @@ class PRMConfig(BaseModel):
     emulate an imperfect verifier; 0 is the exact oracle."""
     maj: int = Field(1, ge=1)
     """Generative PRMs only: Maj@N, N rationales per step and their mean reward."""
-    ablation: Literal["full", "cot_only", "code_no_exec"] = "full"
+    ablation: Ablation = "full"
     """Generative PRMs only: full (analysis, code, execution), cot_only (no code) or
     code_no_exec (code written but never run; the model predicts its output), GenPRM §3.8."""
 

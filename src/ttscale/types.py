@@ -11,6 +11,8 @@ from typing import Literal
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length"]
+Ablation = Literal["full", "cot_only", "code_no_exec"]
+"""GenPRM's §3.8 variants: analysis + code + execution, analysis only, code never run."""
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from ttscale.data.processbench import ProcessBenchSample
 from ttscale.errors import ConfigError
 from ttscale.rewards.base import ProcessRewardModel, ScoreRequest, StepScores
-from ttscale.types import Usage
+from ttscale.types import Ablation, Usage
 
 THRESHOLD = 0.5
 
@@ -294,15 +294,12 @@ def _generative(prm_name: str, maj: int, ablation: str) -> ProcessRewardModel:
     from ttscale.rewards import load_prm, prms
     from ttscale.rewards.specs import PRMSpec
 
-    try:
-        cfg = PRMConfig(name=prm_name, maj=maj, ablation=ablation)
-    except ValueError:
-        raise ConfigError(
-            f"--ablation must be full, cot_only or code_no_exec, got {ablation!r}"
-        ) from None
+    if ablation not in get_args(Ablation):
+        allowed = ", ".join(get_args(Ablation))
+        raise ConfigError(f"--ablation must be one of {allowed}; got {ablation!r}")
     if isinstance(prms.get(prm_name), PRMSpec):
         raise ConfigError(
             f"--maj {maj} / --ablation {ablation} need a generative PRM (mini-genprm, genprm); "
             f"{prm_name!r} is a classifier PRM without Maj@N or ablations"
         )
-    return load_prm(prm_name, cfg=cfg)
+    return load_prm(prm_name, cfg=PRMConfig(name=prm_name, maj=maj, ablation=ablation))

@@ -22,9 +22,8 @@ from ttscale.rewards.genprm_protocol import (
     VERIFY_START,
     parse_decision,
 )
-from ttscale.types import Completion
+from ttscale.types import Ablation, Completion
 
-Ablation = Literal["full", "cot_only", "code_no_exec"]
 """§3.8 inference modes: CoT + code + execution; CoT only (stop at ``</analyze>``, then the
 output); CoT + code whose output the model writes itself (no execution)."""
 Stage = Literal["analyze", "loop", "fallback", "done"]

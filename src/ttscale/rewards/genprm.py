@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ttscale.engines.base import LLMEngine
 from ttscale.errors import ConfigError
-from ttscale.rewards._genprm_machine import Ablation, StepMachine
+from ttscale.rewards._genprm_machine import StepMachine
 from ttscale.rewards.base import ScoreRequest, StepScores
 from ttscale.rewards.genprm_protocol import (
     ChatForm,
@@ -31,7 +31,7 @@ from ttscale.rewards.genprm_protocol import (
     decision_position,
     step_reward,
 )
-from ttscale.types import ChatMessage, GenerationRequest, Usage
+from ttscale.types import Ablation, ChatMessage, GenerationRequest, Usage
 
 if TYPE_CHECKING:
     from ttscale.config import PRMConfig
@@ -339,16 +339,13 @@ def load_genprm(
                   renderer=renderer)  # fmt: skip
 
 
-def mini_genprm(
-    cfg: PRMConfig | None = None, *, maj: int | None = None, ablation: Ablation | None = None
-) -> GenPRM:
+def mini_genprm(cfg: PRMConfig | None = None) -> GenPRM:
     """The shipped miniature GenPRM on CPU (registered as "mini-genprm").
 
     Its code is plain arithmetic, so the sandbox preloads nothing (a fresh worker starts 5x
     faster than with sympy), and a large warm pool lets Maj@N reuse workers across solutions.
     """
-    maj = maj if maj is not None else (cfg.maj if cfg is not None else 1)
-    ablation = ablation or (cfg.ablation if cfg is not None else "full")
+    maj, ablation = (cfg.maj, cfg.ablation) if cfg is not None else (1, "full")
     sandbox = None
     if ablation == "full":
         from ttscale.sandbox import SandboxConfig, open_sandbox
