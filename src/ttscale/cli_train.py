@@ -70,19 +70,39 @@ def train_prm(
     label_kind: Annotated[
         Literal["rpe", "hard"], typer.Option("--labels-kind", help="rpe or hard.")
     ] = "rpe",
-    init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-s",
-    epochs: Annotated[int, typer.Option(help="Passes over the labeled solutions.")] = 8,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 1e-3,
+    init: Annotated[str, typer.Option(help="Model to start from.")] = "mini-policy-l",
+    epochs: Annotated[int, typer.Option(help="Passes over the labeled solutions.")] = 1,
+    lr: Annotated[
+        float, typer.Option(help="Peak learning rate of the model (cosine decay); 0 freezes it.")
+    ] = 2e-5,
+    balance: Annotated[
+        bool, typer.Option(help="Weight good and bad steps equally in the loss.")
+    ] = False,
+    through_first_error: Annotated[
+        bool,
+        typer.Option(
+            "--through-first-error/--all-steps",
+            help="Train on steps up to each solution's first bad one (as PRM800K labels), or all.",
+        ),
+    ] = True,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
 ) -> None:
-    """Train the miniature classifier PRM (P(Yes) at each <|step|> marker) from step labels."""
+    """Train the miniature classifier PRM (Yes/No at each step marker plus the surprise term)
+    from step labels."""
     from ttscale.mini.models import model_path
     from ttscale.training.prm import PRMTrainSettings
     from ttscale.training.prm import train_prm as train
 
     target = out or model_path("mini-prm")
     settings = _guard(
-        lambda: PRMTrainSettings(label_kind=label_kind, epochs=epochs, lr=lr, seed=seed)
+        lambda: PRMTrainSettings(
+            label_kind=label_kind,
+            epochs=epochs,
+            lr=lr,
+            balance=balance,
+            through_first_error=through_first_error,
+            seed=seed,
+        )
     )
     info = _guard(
         lambda: train(labels, target, init=init, settings=settings, progress=sys.stderr.isatty())

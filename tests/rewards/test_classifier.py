@@ -23,6 +23,7 @@ from ttscale.rewards.base import ProcessRewardModel, ScoreRequest
 from ttscale.rewards.classifier import ClassifierPRM, token_batches
 from ttscale.rewards.rendering import render
 from ttscale.rewards.specs import MINI_PRM, QWEN_PRM_7B, SKYWORK_1_5B
+from ttscale.rewards.surprise import SurpriseHead
 
 torch.set_num_threads(1)
 PROBLEMS = task.benchmark_set(per_level=2)
@@ -46,13 +47,27 @@ def save(model: Any, tokenizer: Any, folder: Path) -> Path:
     return folder
 
 
+def save_copy(folder: Path, tmp_path: Path, head: SurpriseHead | None) -> Path:
+    """A copy of a model folder with another surprise head (None: without one)."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "prm_head.json").unlink()
+    if head is not None:
+        head.save(copy)
+    return copy
+
+
 @pytest.fixture(scope="module")
 def mini_dir(tmp_path_factory) -> Path:
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
     tok = load_tokenizer()
-    return save(LlamaForCausalLM(tiny_config(tok)), tok, tmp_path_factory.mktemp("mini"))
+    folder = save(LlamaForCausalLM(tiny_config(tok)), tok, tmp_path_factory.mktemp("mini"))
+    SurpriseHead(weight=0.01, bias=-0.2).save(folder)  # logits here are large
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +75,27 @@ def prm(mini_dir) -> ClassifierPRM:
     return ClassifierPRM(MINI_PRM, mini_dir, device="cpu", token_budget=1024)
 
 
-def reference_token_pair(folder: Path, request: ScoreRequest) -> list[float]:
-    """P(Yes) over {Yes, No} from the full LM logits of an unbatched forward."""
+def reference_token_pair(
+    folder: Path, request: ScoreRequest, head: SurpriseHead | None = None
+) -> list[float]:
+    """sigmoid(Yes - No + weight x least step-token log-prob + bias) from the full LM logits of
+    an unbatched forward (no head: P(Yes) over {Yes, No})."""
     from transformers import AutoModelForCausalLM
 
     tok = load_tokenizer(folder)
     rendered = render(MINI_PRM, tok, request.question, request.steps)
     model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
+    ids = rendered.input_ids
     with torch.no_grad():
-        logits = model(torch.tensor([rendered.input_ids])).logits[0]
-    pair = [tok.convert_tokens_to_ids("Yes"), tok.convert_tokens_to_ids("No")]
-    return logits[list(rendered.read_positions)][:, pair].softmax(-1)[:, 0].tolist()
+        logp = model(torch.tensor([ids])).logits[0].log_softmax(-1)
+    yes, no = tok.convert_tokens_to_ids("Yes"), tok.convert_tokens_to_ids("No")
+    head = head or SurpriseHead()
+    rewards = []
+    for read, (start, end) in zip(rendered.read_positions, rendered.step_spans, strict=True):
+        least = min(float(logp[t - 1, ids[t]]) for t in range(start, end))
+        margin = float(logp[read, yes] - logp[read, no])
+        rewards.append(float(torch.sigmoid(torch.tensor(margin + head.weight * least + head.bias))))
+    return rewards
 
 
 def test_classifier_prm_satisfies_the_protocol(prm, mini_dir):
@@ -88,8 +113,33 @@ def test_one_reward_in_unit_interval_per_step_in_request_order(prm):
 
 
 def test_rewards_equal_an_unbatched_full_logits_forward(prm, mini_dir):
+    head = SurpriseHead.load(mini_dir)
     for request, scores in zip(REQUESTS[::3], prm.score(REQUESTS[::3]), strict=True):
+        expected = reference_token_pair(mini_dir, request, head)
+        assert scores.rewards == pytest.approx(expected, abs=1e-5)
+
+
+def test_without_surprise_the_reward_is_p_yes_over_yes_and_no(mini_dir):
+    plain = ClassifierPRM(replace(MINI_PRM, surprise=False), mini_dir, device="cpu")
+    for request, scores in zip(REQUESTS[::3], plain.score(REQUESTS[::3]), strict=True):
         assert scores.rewards == pytest.approx(reference_token_pair(mini_dir, request), abs=1e-5)
+
+
+def test_the_surprise_term_lowers_the_reward_of_a_less_likely_step(mini_dir, tmp_path):
+    strong = save_copy(mini_dir, tmp_path, SurpriseHead(weight=0.05, bias=0.0))
+    with_head = ClassifierPRM(MINI_PRM, strong, device="cpu").score(REQUESTS[:4])
+    plain = ClassifierPRM(replace(MINI_PRM, surprise=False), mini_dir, device="cpu")
+    without = plain.score(REQUESTS[:4])
+    # log-probabilities are <= 0, so a positive weight can only lower a reward
+    pairs = [(a, b) for s, t in zip(with_head, without, strict=True)
+             for a, b in zip(s.rewards, t.rewards, strict=True)]  # fmt: skip
+    assert all(a <= b + 1e-6 for a, b in pairs) and any(a < b - 1e-3 for a, b in pairs)
+
+
+def test_a_surprise_prm_without_its_head_file_is_an_engine_error(mini_dir, tmp_path):
+    bare = save_copy(mini_dir, tmp_path, None)
+    with pytest.raises(EngineError, match=r"prm_head\.json"):
+        ClassifierPRM(MINI_PRM, bare, device="cpu")
 
 
 @pytest.mark.parametrize("budget", [64, 300, 100_000])

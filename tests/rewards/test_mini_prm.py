@@ -30,8 +30,14 @@ def test_mini_prm_scores_a_solution_the_same_alone_and_in_a_batch(prm):
     assert batched == pytest.approx(alone, abs=1e-5)
 
 
-def test_mini_prm_finds_first_errors_on_level_1_better_than_chance():
-    samples = [s for s in load_processbench("mini-processbench") if s.subset == "L1"]
-    report = evaluate(samples, load_prm("mini-prm", device="cpu", dtype="float32"))
-    # measured 41.7 F1 on L1 (README); a PRM that always or never flags scores 0
-    assert report.average_f1 > 0.3
+def test_mini_prm_finds_first_errors_on_mini_processbench(prm):
+    samples = [s for s in load_processbench("mini-processbench") if s.subset in ("L1", "L2")]
+    report = evaluate(samples, prm)
+    # measured F1 100.0 on L1 and 93.6 on L2 (README); a PRM that always or never flags scores 0
+    assert report.average_f1 > 0.85
+
+
+def test_mini_prm_rewards_a_right_step_above_the_same_step_with_a_wrong_result(prm):
+    wrong = ("Step 1: 12 + 5 = 18", "Step 2: 18 - 4 = 14", "The answer is \\boxed{14}.")
+    right, bad = prm.score([ScoreRequest(QUESTION, STEPS), ScoreRequest(QUESTION, wrong)])
+    assert min(right.rewards) >= 0.5 > bad.rewards[0]

@@ -66,7 +66,9 @@ def test_one_marker_token_per_step_at_the_reported_positions(extended, spec):
 
 
 @pytest.mark.parametrize(
-    ("spec", "seen"), [(RLHFLOW_MISTRAL, "+"), (SKYWORK_1_5B, "\n")], ids=["rlhflow", "skywork"]
+    ("spec", "seen"),
+    [(RLHFLOW_MISTRAL, "+"), (SKYWORK_1_5B, "\n"), (MINI_PRM, "\n")],
+    ids=["rlhflow", "skywork", "mini"],
 )
 def test_markers_are_overwritten_with_the_token_the_model_was_trained_on(extended, spec, seen):
     rendered = render(spec, extended, Q, STEPS)
@@ -90,19 +92,22 @@ def test_other_specs_read_at_the_marker_itself(extended, spec):
     assert rendered.read_positions == rendered.marker_positions
 
 
-def test_mini_prm_renders_with_the_shipped_tokenizer_and_round_trips(mini):
+def test_mini_prm_input_is_the_policys_own_tokens_of_the_solution(mini):
+    # the surprise term reads the policy's log-probabilities: no token it never saw
     rendered = render(MINI_PRM, mini, Q, STEPS)
-    assert mini.decode(list(rendered.input_ids)) == render_text(MINI_PRM, Q, STEPS).text
-    step_id = mini.convert_tokens_to_ids("<|step|>")
-    assert [i for i, t in enumerate(rendered.input_ids) if t == step_id] == list(
-        rendered.marker_positions
+    prompt = mini.apply_chat_template(
+        [{"role": "user", "content": Q}], tokenize=False, add_generation_prompt=True
     )
+    policy = mini(prompt + "\n\n".join(STEPS) + "\n", add_special_tokens=False)["input_ids"]
+    assert list(rendered.input_ids[: len(policy)]) == policy
+    newline = mini.encode("\n", add_special_tokens=False)
+    assert [rendered.input_ids[p] for p in rendered.marker_positions] == newline * len(STEPS)
 
 
 def test_mini_prm_compares_yes_with_no(mini):
     tokens = spec_token_ids(MINI_PRM, mini)
     assert [mini.decode([i]) for i in tokens.compare] == ["Yes", "No"]
-    assert tokens.replacement is None
+    assert tokens.replacement == mini.encode("\n", add_special_tokens=False)[0]
 
 
 def test_marker_text_inside_a_step_is_not_a_marker_position(extended):
@@ -155,3 +160,16 @@ def test_a_marker_merged_into_its_neighbour_is_a_render_error(mini):
 def test_empty_steps_are_a_render_error(mini):
     with pytest.raises(RenderError, match="no steps"):
         render(MINI_PRM, mini, Q, [])
+
+
+def test_mini_prm_step_spans_hold_exactly_each_steps_tokens(mini):
+    rendered = render(MINI_PRM, mini, Q, STEPS)
+    texts = [mini.decode(list(rendered.input_ids[a:b])) for a, b in rendered.step_spans]
+    assert texts == list(STEPS)
+    assert all(b <= m for (_, b), m in zip(rendered.step_spans, rendered.marker_positions,
+                                           strict=True))  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", [SHEPHERD, QWEN_PRM_7B], ids=lambda s: s.name)
+def test_specs_without_surprise_get_no_step_spans(extended, spec):
+    assert render(spec, extended, Q, STEPS).step_spans == ()

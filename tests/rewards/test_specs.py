@@ -61,11 +61,12 @@ def check(spec: PRMSpec, expected: tuple[str, list[tuple[int, int]]], steps=STEP
     assert all(rendered.text[a:b] == spec.marker for a, b in rendered.marker_spans)
 
 
-def test_mini_prm_is_chatml_with_step_tokens_joined_by_blank_lines():
+def test_mini_prm_is_chatml_with_a_step_token_then_a_newline_after_each_step():
+    # the marker is written over the first "\n" of the policy's "\n\n" (test_rendering.py)
     check(MINI_PRM, golden(
         "<|step|>",
         f"<|im_start|>user\n{Q}<|im_end|>\n<|im_start|>assistant\n{S1}", MARK,
-        f"\n\n{S2}", MARK, "<|im_end|>\n",
+        f"\n{S2}", MARK, "<|im_end|>\n",
     ))
 
 
@@ -158,6 +159,8 @@ def test_registry_gives_the_spec_of_each_name(name):
         ({"compare_tokens": ("Yes",)}, "needs two compare_tokens"),
         ({"positive_index": 2}, "positive_index=2 must be 0 or 1"),
         ({"read_offset": 1}, "read_offset=1 must be 0 or -1"),
+        ({"surprise": True, "head": "value_head"}, "surprise needs head 'token_pair'"),
+        ({"surprise": True, "step_template": "{marker}{step}"}, "surprise needs"),
     ],
 )
 def test_inconsistent_specs_are_refused_naming_the_field(change, message):

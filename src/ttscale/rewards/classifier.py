@@ -26,6 +26,7 @@ from ttscale.mini.models import resolve_model
 from ttscale.rewards.base import ScoreRequest, StepScores
 from ttscale.rewards.rendering import RenderedInput, RenderError, render, spec_token_ids
 from ttscale.rewards.specs import PRMSpec
+from ttscale.rewards.surprise import SurpriseHead, step_min_logprob, step_token_index
 from ttscale.types import Usage
 
 DEFAULT_TOKEN_BUDGET = 16384
@@ -152,6 +153,7 @@ class ClassifierPRM:
         self._model.to(self._device).eval()
         self._value_head = head.to(self._device).eval() if head is not None else None
         self._tokens = spec_token_ids(spec, self._tokenizer)
+        self._surprise = SurpriseHead.load(source) if spec.surprise else None
         self._name = (
             spec.name if model is None else (Path(source).name if Path(source).is_dir() else source)
         )
@@ -236,6 +238,7 @@ class ClassifierPRM:
                 mask.to(self._device),
                 torch.tensor(rows, device=self._device),
                 torch.tensor(cols, device=self._device),
+                [rendered.step_spans for rendered in batch],
             ).tolist()
         out, start = [], 0
         for rendered in batch:
@@ -244,9 +247,15 @@ class ClassifierPRM:
         return out
 
     def _rewards(
-        self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        rows: torch.Tensor,
+        cols: torch.Tensor,
+        step_spans: list[tuple[tuple[int, int], ...]],
     ) -> torch.Tensor:
-        """Rewards at (row, col) read positions, flat, in [0, 1]."""
+        """Rewards at (row, col) read positions, flat, in [0, 1]; ``step_spans`` (per row, the
+        token span of each step) feed the surprise term."""
         head = self._spec.head
         if head == "two_class":
             logits = self._model(input_ids=ids, attention_mask=mask)[0][rows, cols]
@@ -261,8 +270,14 @@ class ClassifierPRM:
         lm_head = self._model.get_output_embeddings()
         pair = torch.tensor(self._tokens.compare, device=ids.device)
         bias = None if lm_head.bias is None else lm_head.bias[pair]
-        logits = torch.nn.functional.linear(picked, lm_head.weight[pair], bias)
-        return logits.float().softmax(-1)[:, self._spec.positive_index]
+        logits = torch.nn.functional.linear(picked, lm_head.weight[pair], bias).float()
+        if self._surprise is None:
+            return logits.softmax(-1)[:, self._spec.positive_index]
+        positive = self._spec.positive_index
+        margin = logits[:, positive] - logits[:, 1 - positive]
+        index = step_token_index(step_spans)
+        surprise = step_min_logprob(hidden, lm_head, ids, index)
+        return torch.sigmoid(margin + self._surprise.weight * surprise + self._surprise.bias)
 
     def _result(
         self, request: ScoreRequest, rendered: RenderedInput, rewards: list[float]

@@ -28,6 +28,9 @@ class RenderedText:
 
     text: str
     marker_spans: tuple[tuple[int, int], ...]
+    step_spans: tuple[tuple[int, int], ...] = ()
+    """[start, end) characters of each step's own text; () when the template does not put each
+    step right before its marker (only "plain" and "chat" with a ``{step}{marker}`` template do)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class RenderedInput:
     """Token index of each step's marker (after replacement the id there may differ)."""
     read_positions: tuple[int, ...]
     """marker_positions + spec.read_offset: where each step's reward is read."""
+    step_spans: tuple[tuple[int, int], ...] = ()
+    """[start, end) token positions of each step's own text (tokens wholly inside it), for the
+    surprise head (:mod:`ttscale.rewards.surprise`); () when the text has no step spans."""
 
 
 def _clean(spec: PRMSpec, step: str) -> str:
@@ -125,11 +131,13 @@ def render_text(
             f"prm spec {spec.name!r}: the template placed {len(pieces) - 1} "
             f"markers for {len(cleaned)} steps"
         )
-    text, spans = pieces[0], []
-    for piece in pieces[1:]:
+    text, spans, steps_at = pieces[0], [], []
+    for step, piece in zip(cleaned, pieces[1:], strict=True):
+        steps_at.append((len(text) - len(step), len(text)))
         spans.append((len(text), len(text) + len(spec.marker)))
         text += spec.marker + piece
-    return RenderedText(text, tuple(spans))
+    adjacent = spec.template != "chat_multiturn" and spec.step_template.endswith("{step}{marker}")
+    return RenderedText(text, tuple(spans), tuple(steps_at) if adjacent else ())
 
 
 def _single_token(spec: PRMSpec, tokenizer: Any, token: str, role: str) -> int:
@@ -190,6 +198,20 @@ def _marker_tokens(spans: Sequence[Span], offsets: Sequence[Span]) -> list[int]:
     return found
 
 
+def _step_tokens(spans: Sequence[Span], offsets: Sequence[Span]) -> list[Span]:
+    """Token [start, end) of the tokens lying wholly inside each character span (spans and
+    offsets both in text order, so one pass)."""
+    found, t = [], 0
+    for a, b in spans:
+        while t < len(offsets) and offsets[t][0] < a:
+            t += 1
+        end = t
+        while end < len(offsets) and offsets[end][1] <= b:
+            end += 1
+        found.append((t, end))
+    return found
+
+
 def render(
     spec: PRMSpec,
     tokenizer: Any,
@@ -238,4 +260,5 @@ def render(
     reads = tuple(p + spec.read_offset for p in positions)
     if reads and reads[0] < 0:
         raise RenderError(f"prm spec {spec.name!r}: the first marker is the first token")
-    return RenderedInput(tuple(ids), tuple(positions), reads)
+    steps_at = _step_tokens(rendered.step_spans, encoded["offset_mapping"]) if spec.surprise else []
+    return RenderedInput(tuple(ids), tuple(positions), reads, tuple(steps_at))

@@ -68,8 +68,21 @@ class PRMSpec:
     token (a different tokenizer is then refused rather than read at the wrong ids)."""
     auto_class: AutoClass = "AutoModelForCausalLM"
     trust_remote_code: bool = False
+    surprise: bool = False
+    """Add weight x (the step's least token log-probability) + bias to the Yes/No logit
+    difference (:mod:`ttscale.rewards.surprise`; the two scalars live in the model folder's
+    ``prm_head.json``). Needs a "token_pair" head and each step right before its marker."""
 
     def __post_init__(self) -> None:
+        if self.surprise and (
+            self.head != "token_pair"
+            or self.template == "chat_multiturn"
+            or not self.step_template.endswith("{step}{marker}")
+        ):
+            raise ConfigError(
+                f"prm spec {self.name!r}: surprise needs head 'token_pair', a 'plain' or 'chat' "
+                "template and a step_template ending in '{step}{marker}'"
+            )
         if self.template != "plain" and not self.chat_template:
             raise ConfigError(
                 f"prm spec {self.name!r}: template={self.template!r} needs a chat_template"
@@ -228,8 +241,12 @@ QWEN_PRM_72B = _qwen_prm("qwen2.5-math-prm-72b", "72B")
 
 # The miniature PRM (src/ttscale/mini/models/mini-prm, trained by ttscale; this is its training
 # contract, shared with the trainer through ttscale.rewards.rendering.render): ChatML, user =
-# question, assistant = "step1<|step|>\n\nstep2<|step|>"; P(Yes) over {Yes, No} from the LM
-# logits *at* <|step|> (they predict the token after it). Steps are used exactly as given.
+# question, assistant = the steps as the policy writes them ("step1\n\nstep2\n"): the marker
+# <|step|> is written over each step's first "\n" (the tokenizer splits "\n\n" into two), so
+# the model reads exactly its pre-training text. The reward is sigmoid of the Yes - No LM logits
+# at that "\n" plus the surprise term of ttscale.rewards.surprise (the step's least token
+# log-probability, weighted, plus a bias): a marker head alone did not learn to verify, and an
+# unseen marker token made the policy's log-probabilities of the next step meaningless (README).
 MINI_PRM = PRMSpec(
     name="mini-prm",
     model="mini-prm",
@@ -237,9 +254,11 @@ MINI_PRM = PRMSpec(
     marker="<|step|>",
     head="token_pair",
     chat_template=MINI_CHAT_TEMPLATE,
-    step_joiner="\n\n",
+    step_joiner="\n",
     strip_steps=False,
+    marker_replacement="\n",
     compare_tokens=("Yes", "No"),
+    surprise=True,
 )
 
 SPECS: dict[str, PRMSpec] = {
