@@ -16,11 +16,13 @@ from ttscale.errors import ConfigError
 
 @mini_app.command("train-policy")
 def train_policy(
-    size: Annotated[str, typer.Option(help="s (small, ~0.65M params) or l (large, ~6x).")] = "s",
+    size: Annotated[str, typer.Option(help="s (small, 0.30M params) or l (large, 3.03M).")] = "s",
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: the package's shipped model).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="Training seed (default: the shipped model's, s 0, l 1).")
+    ] = None,
 ) -> None:
     """Train a miniature policy from scratch on CPU and write an HF model folder."""
     from ttscale.mini.models import model_path
@@ -82,7 +84,7 @@ def train_prm(
         bool,
         typer.Option(
             "--through-first-error/--all-steps",
-            help="Train on steps up to each solution's first bad one (as PRM800K labels), or all.",
+            help="Train on steps up to each solution's first bad one, or on all steps.",
         ),
     ] = True,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,

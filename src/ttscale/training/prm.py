@@ -42,9 +42,9 @@ class PRMTrainSettings:
     head_lr: float = 1e-2
     """Peak learning rate of the surprise weight and bias (two scalars: they move faster)."""
     through_first_error: bool = True
-    """Train on each solution's steps up to its first label-0 step only. PRM800K's labellers
-    stop at the first mistake too: a later step's label says the solution is lost, not that
-    the step itself is wrong, and a verifier that learns the latter flags correct steps."""
+    """Train on each solution's steps up to its first label-0 step only: a later step's label
+    says the solution is lost, not that the step itself is wrong, and a verifier that learns the
+    latter flags correct steps (mini-processbench F1 1.0 with all steps, README)."""
 
     def __post_init__(self) -> None:
         if self.label_kind not in ("rpe", "hard"):
