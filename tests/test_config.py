@@ -18,9 +18,13 @@ def test_default_recipe_is_majority_bon_and_beam_search_with_the_mini_prm_on_min
     assert cfg.data.dataset == "mini-500"
     assert cfg.policy.model == "mini-policy-s"
     assert cfg.prm is not None and cfg.prm.name == "mini-prm"
-    assert cfg.strategies[:2] == (MajorityConfig(n=16), BestOfNConfig(n=16))
+    assert cfg.strategies[:2] == (
+        MajorityConfig(n=16),
+        BestOfNConfig(n=16, selection="prm_min_vote"),
+    )
     beams = [s for s in cfg.strategies if isinstance(s, BeamSearchConfig)]
     assert [b.n for b in beams] == [1, 4, 16]
+    assert {b.selection for b in beams} == {"prm_min_vote"}
     assert {n for s in cfg.strategies for n in curve_budgets(s)} == {1, 4, 16}
 
 
