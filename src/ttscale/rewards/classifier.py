@@ -26,7 +26,7 @@ from ttscale.mini.models import resolve_model
 from ttscale.rewards.base import ScoreRequest, StepScores
 from ttscale.rewards.rendering import RenderedInput, RenderError, render, spec_token_ids
 from ttscale.rewards.specs import PRMSpec
-from ttscale.rewards.surprise import SurpriseHead, step_min_logprob, step_token_index
+from ttscale.rewards.surprise import SurpriseHead, step_logit
 from ttscale.types import Usage
 
 DEFAULT_TOKEN_BUDGET = 16384
@@ -275,9 +275,11 @@ class ClassifierPRM:
             return logits.softmax(-1)[:, self._spec.positive_index]
         positive = self._spec.positive_index
         margin = logits[:, positive] - logits[:, 1 - positive]
-        index = step_token_index(step_spans)
-        surprise = step_min_logprob(hidden, lm_head, ids, index)
-        return torch.sigmoid(margin + self._surprise.weight * surprise + self._surprise.bias)
+        fitted = self._surprise
+        z = step_logit(
+            margin, hidden, lm_head, ids, step_spans, weight=fitted.weight, bias=fitted.bias
+        )
+        return torch.sigmoid(z)
 
     def _result(
         self, request: ScoreRequest, rendered: RenderedInput, rewards: list[float]

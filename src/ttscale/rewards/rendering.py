@@ -29,8 +29,8 @@ class RenderedText:
     text: str
     marker_spans: tuple[tuple[int, int], ...]
     step_spans: tuple[tuple[int, int], ...] = ()
-    """[start, end) characters of each step's own text; () when the template does not put each
-    step right before its marker (only "plain" and "chat" with a ``{step}{marker}`` template do)."""
+    """[start, end) characters of each step's own text, for a ``spec.surprise`` spec (whose
+    template puts each step right before its marker, as PRMSpec checks); () otherwise."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class RenderedInput:
     """marker_positions + spec.read_offset: where each step's reward is read."""
     step_spans: tuple[tuple[int, int], ...] = ()
     """[start, end) token positions of each step's own text (tokens wholly inside it), for the
-    surprise head (:mod:`ttscale.rewards.surprise`); () when the text has no step spans."""
+    surprise head (:mod:`ttscale.rewards.surprise`); () unless ``spec.surprise``."""
 
 
 def _clean(spec: PRMSpec, step: str) -> str:
@@ -136,8 +136,7 @@ def render_text(
         steps_at.append((len(text) - len(step), len(text)))
         spans.append((len(text), len(text) + len(spec.marker)))
         text += spec.marker + piece
-    adjacent = spec.template != "chat_multiturn" and spec.step_template.endswith("{step}{marker}")
-    return RenderedText(text, tuple(spans), tuple(steps_at) if adjacent else ())
+    return RenderedText(text, tuple(spans), tuple(steps_at) if spec.surprise else ())
 
 
 def _single_token(spec: PRMSpec, tokenizer: Any, token: str, role: str) -> int:
@@ -260,5 +259,5 @@ def render(
     reads = tuple(p + spec.read_offset for p in positions)
     if reads and reads[0] < 0:
         raise RenderError(f"prm spec {spec.name!r}: the first marker is the first token")
-    steps_at = _step_tokens(rendered.step_spans, encoded["offset_mapping"]) if spec.surprise else []
+    steps_at = _step_tokens(rendered.step_spans, encoded["offset_mapping"])
     return RenderedInput(tuple(ids), tuple(positions), reads, tuple(steps_at))

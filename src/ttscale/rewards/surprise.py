@@ -100,3 +100,20 @@ def step_min_logprob(hidden: Any, lm_head: Any, ids: Any, index: StepTokenIndex)
     token_lp = logp.gather(1, ids[rows, cols + 1].unsqueeze(1)).squeeze(1)
     steps = torch.tensor(index.steps, dtype=torch.long, device=device)
     return out.scatter_reduce(0, steps, token_lp, reduce="amin", include_self=False)
+
+
+def step_logit(
+    margin: Any,
+    hidden: Any,
+    lm_head: Any,
+    ids: Any,
+    spans: Sequence[Sequence[Span]],
+    *,
+    weight: Any,
+    bias: Any,
+) -> Any:
+    """z_k of the module docstring, flat over the rows' steps: ``margin`` (Yes - No at each
+    marker) + weight x the step's least token log-probability + bias. Scoring passes floats,
+    training the trainable scalars."""
+    surprise = step_min_logprob(hidden, lm_head, ids, step_token_index(spans))
+    return margin + weight * surprise + bias

@@ -112,7 +112,7 @@ def _step_logits(
 ) -> Any:
     """Each step's logit: Yes - No at its marker, plus the surprise term when ``scalars``
     (weight, bias) is given."""
-    from ttscale.rewards.surprise import step_min_logprob, step_token_index
+    from ttscale.rewards.surprise import step_logit
 
     ids, mask, rows, cols = tensors
     hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -120,9 +120,8 @@ def _step_logits(
     margin = logits[:, 0] - logits[:, 1]
     if scalars is None:
         return margin
-    index = step_token_index([e.step_spans for e in batch])
-    surprise = step_min_logprob(hidden, model.lm_head, ids, index)
-    return margin + scalars[0] * surprise + scalars[1]
+    spans = [e.step_spans for e in batch]
+    return step_logit(margin, hidden, model.lm_head, ids, spans, weight=scalars[0], bias=scalars[1])
 
 
 def train_prm_model(
